@@ -1,0 +1,119 @@
+# millrace — build, deps, tests, local stack, install. GNU make.
+#
+#   make            build ./millrace (release flags)
+#   make run        start the local stack (PostgreSQL primary + replica, Redis, nginx,
+#                   millrace) in the foreground; Ctrl-C stops it all
+#   make test       install what is missing, unit tests under ASan/UBSan, then the
+#                   integration tests against the real stack, which it starts and stops
+#   make up / down  the local stack in the background / stop it
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+WERROR  ?= -Werror
+PKGS     = fcgi libpq hiredis libconfig
+# Recursively expanded on purpose: pkg-config runs after `make deps` has installed the .pc files.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+WARN    = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wpointer-arith -Wformat=2 -Wvla
+BASE    = -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN)
+REL_CFLAGS  = $(BASE) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+REL_LDFLAGS = -pie -Wl,-z,relro,-z,now
+SAN         = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_CFLAGS = $(BASE) -O1 -g $(SAN) -DMR_TEST_BUILD
+
+SRC      := $(wildcard app/*.c handlers/*.c db/*.c cache/*.c)
+LIB_SRC  := $(filter-out app/main.c,$(SRC))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+REL_OBJ  := $(SRC:%.c=build/rel/%.o)
+ASAN_OBJ := $(SRC:%.c=build/asan/%.o)
+ASAN_LIB := $(LIB_SRC:%.c=build/asan/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=build/asan/%.o)
+
+DEPS_STAMP := build/.deps
+
+.PHONY: all deps test unit integration up down run status bench lint format format-check \
+        install uninstall clean fuzz chaos soak
+all: millrace
+
+# Installs the Debian packages that are missing (apt-get update first; sudo when not root).
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	@scripts/deps.sh
+	@mkdir -p $(@D) && touch $@
+
+build/rel/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+millrace: $(REL_OBJ)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# The test build: sanitizers on, and the test-only handlers (MR_TEST_BUILD) compiled in.
+build/asan/millrace-test: $(ASAN_OBJ)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+build/asan/unit-tests: $(UNIT_OBJ) $(ASAN_LIB)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+unit: build/asan/unit-tests
+	cd tests/unit && ../../build/asan/unit-tests
+
+# The integration tests start the stack with the test build, run, and always stop it.
+integration: build/asan/millrace-test millrace
+	@MILLRACE_BIN=build/asan/millrace-test scripts/stack.sh up
+	@MILLRACE_BIN=build/asan/millrace-test python3 tests/integration/run.py; rc=$$?; \
+	  scripts/stack.sh down; exit $$rc
+
+test: deps
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+up: millrace
+	@scripts/stack.sh up
+down:
+	@scripts/stack.sh down
+status:
+	@scripts/stack.sh status
+run: millrace
+	@scripts/stack.sh run
+
+bench: millrace
+	@scripts/bench.sh
+
+lint: deps
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -I. app handlers db cache
+	clang-tidy --quiet -checks='-*,bugprone-*,clang-analyzer-*,cert-err33-c,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-assignment-in-if-condition' \
+	  $(SRC) -- -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
+
+format:
+	clang-format -i $(SRC) $(wildcard app/*.h handlers/*.h db/*.h cache/*.h) $(UNIT_SRC)
+format-check:
+	clang-format --dry-run -Werror $(SRC) $(wildcard app/*.h handlers/*.h db/*.h cache/*.h) $(UNIT_SRC)
+
+install: millrace
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/millrace \
+	  $(DESTDIR)/etc/millrace $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 millrace $(DESTDIR)$(PREFIX)/sbin/millrace
+	install -m 0644 etc/millrace.conf $(DESTDIR)$(PREFIX)/share/doc/millrace/millrace.conf.sample
+	install -m 0644 nginx-sample.conf README.md $(DESTDIR)$(PREFIX)/share/doc/millrace/
+	install -m 0644 systemd/*.service systemd/*.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	test -e $(DESTDIR)/etc/millrace/millrace.conf || \
+	  install -m 0640 etc/millrace.conf $(DESTDIR)/etc/millrace/millrace.conf
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/millrace
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/millrace
+
+clean:
+	rm -rf build/rel build/asan millrace
+
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* cache: Redis for one worker process (hiredis 0.14, blocking context with timeouts). One
+ * persistent connection opened lazily after fork; on any error the connection is dropped and
+ * a reconnect is tried only after a backoff, so a dead Redis costs no connect per request.
+ * Many keys go in one round trip (MGET; pipelined SETs). Keys get the configured prefix.
+ *
+ * Stampede protection is XFetch (probabilistic early refresh): each stored value carries the
+ * time its source took to compute and its expiry; a reader may see a hit as an early miss
+ * with a probability that rises as expiry nears, so one reader refreshes a hot key before it
+ * expires instead of every worker at once after. No lock and no extra round trip.
+ * No hiredis type crosses this header. */
+#ifndef MR_CACHE_H
+#define MR_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/arena.h"
+#include "app/err.h"
+#include "app/health.h"
+
+struct mr_cache;
+
+struct mr_cache_cfg {
+    const char *host; /* or a unix socket path when it starts with '/' */
+    int port;
+    int connect_timeout_ms;
+    int command_timeout_ms;
+    const char *key_prefix;
+    int ttl_ms;
+    int ttl_jitter_pct;    /* each SET's TTL is ttl_ms ± this percentage, at random */
+    double xfetch_beta;    /* 0 disables early refresh; 1 is the paper's default */
+    int reconnect_backoff_ms;
+    int reconnect_backoff_max_ms;
+    struct mr_breaker_cfg breaker;
+};
+
+struct mr_cache_item {
+    const char *key; /* without the prefix */
+    size_t key_len;
+    const char *val; /* get: in the arena, NULL on miss; set: the payload */
+    size_t val_len;
+    bool hit;
+};
+
+struct mr_cache_stats {
+    uint64_t hits;
+    uint64_t misses; /* early refreshes (XFetch) count as misses */
+    uint64_t errors;
+};
+
+/* Connects nothing yet. cfg and health must outlive the handle. */
+MR_MUST_CHECK int mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_health_slot *health,
+                                struct mr_cache **out, struct mr_err *err);
+void mr_cache_close(struct mr_cache **c);
+void mr_cache_deadline(struct mr_cache *c, int64_t deadline_ms);
+
+/* One MGET for all n items. Sets hit/val/val_len per item (values in arena). Returns 0, or
+ * -ECONNREFUSED (breaker open or in backoff: nothing was sent), -ETIMEDOUT, -EIO; on error
+ * every item is a miss. */
+MR_MUST_CHECK int mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n,
+                                struct mr_arena *arena, struct mr_err *err);
+/* SET key val PX ttl±jitter for all n items in one pipeline. compute_us is how long the
+ * source of these values took (the XFetch delta). */
+MR_MUST_CHECK int mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
+                                int64_t compute_us, struct mr_err *err);
+/* DEL of n keys in one command. */
+MR_MUST_CHECK int mr_cache_mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
+                                struct mr_err *err);
+/* PING with the connect/command timeouts, for the prober. */
+MR_MUST_CHECK int mr_cache_ping(struct mr_cache *c, struct mr_err *err);
+
+const struct mr_cache_stats *mr_cache_stats(const struct mr_cache *c);
+
+#endif
