@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* main: the command line. Loads and validates the config (exit 78 on error), opens or
+ * inherits the listening socket, drops privileges, then runs the manager — or, when
+ * spawn-fcgi handed us a listening fd 0 (no LISTEN_FDS, not under systemd), runs as a single
+ * worker, because spawn-fcgi -F N makes the N processes itself. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/config.h"
+#include "app/listen.h"
+#include "app/log.h"
+#include "app/manager.h"
+#include "app/notify.h"
+#include "app/privs.h"
+#include "app/scoreboard.h"
+#include "app/worker.h"
+
+#ifndef MR_VERSION
+#define MR_VERSION "0.1.0"
+#endif
+
+static void
+usage(FILE *out)
+{
+    fputs("usage: millrace [-c FILE] [-t] [--print-config] [--version] [--help]\n"
+          "  -c, --config FILE   configuration file (default /etc/millrace/millrace.conf)\n"
+          "  -t, --test          check the configuration and exit (0 valid, 78 invalid)\n"
+          "      --print-config  print every setting with its default and meaning, and exit\n"
+          "  -v, --version       print the version and exit\n"
+          "  -h, --help          this text\n"
+          "Signals: TERM/INT stop now, QUIT stops gracefully, HUP/USR2 reload the config.\n",
+          out);
+}
+
+static int
+run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
+{
+    struct mr_err err;
+    struct mr_sb *sb = mr_sb_new(cfg->db.n_replicas, &err);
+    if (sb == NULL) {
+        mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+        return 1;
+    }
+    atomic_store(&sb->workers[0].pid, getpid());
+    mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0", getpid());
+    struct mr_worker_args a = {cfg, sb, 0, l->fd};
+    int rc = mr_worker_run(&a);
+    mr_sb_free(&sb);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+        {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+        {"print-config", no_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
+    };
+    const char *path = "/etc/millrace/millrace.conf";
+    bool test_only = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': path = optarg; break;
+        case 't': test_only = true; break;
+        case 'v': printf("millrace %s\n", MR_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        case 'P': mr_cfg_print_reference(stdout); return 0;
+        default: usage(stderr); return 64; /* EX_USAGE */
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "millrace: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 64;
+    }
+    struct mr_cfg cfg;
+    struct mr_err err;
+    if (mr_cfg_load(&cfg, path, &err) < 0) {
+        fprintf(stderr, "millrace: %s\n", err.msg);
+        return MR_EX_CONFIG;
+    }
+    if (test_only) {
+        printf("millrace: %s: configuration ok\n", path);
+        mr_cfg_fini(&cfg);
+        return 0;
+    }
+    mr_log_setup((enum mr_log_level)cfg.log_level, cfg.log_timestamps);
+    mr_notify_init();
+    struct mr_listen l = {.fd = -1};
+    if (mr_listen_inherit(&l) == 0) {
+        struct mr_listen_opts o = {cfg.listen, cfg.listen_backlog, cfg.listen_owner,
+                                   cfg.listen_group, cfg.listen_mode};
+        if (mr_listen_open(&l, &o, &err) < 0) {
+            mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+            mr_cfg_fini(&cfg);
+            return 1;
+        }
+    }
+    if (mr_privs_drop(&cfg, &err) < 0) {
+        mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+        mr_listen_close(&l);
+        mr_cfg_fini(&cfg);
+        return MR_EX_CONFIG;
+    }
+    int rc;
+    /* spawn-fcgi: fd 0 listening, no LISTEN_FDS and no systemd (INVOCATION_ID is set for
+     * every systemd unit, StandardInput=socket included). */
+    if (l.origin == MR_LISTEN_STDIN && getenv("INVOCATION_ID") == NULL)
+        rc = run_single_worker(&cfg, &l);
+    else
+        rc = mr_mgr_run(&cfg, &l);
+    return rc;
+}

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* manager: the supervision loop. Signal handlers only set flags; the loop blocks those
+ * signals and waits in ppoll() with them unblocked, so a signal can never slip in between a
+ * flag check and the wait. Every 100 ms (or on a signal) the loop reaps children, applies
+ * reload and stop requests, kills stuck workers and tops the pool up.
+ *
+ * The pool rule that makes reloads lossless: with T the wanted number of workers, a new
+ * worker is started while new ones number fewer than T and the non-quitting total is at most
+ * T; an old one is asked to quit (SIGQUIT: finish, then exit) only once a new one is ready and
+ * the non-quitting total exceeds T. Capacity never drops below T during a reload. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/clock.h"
+#include "app/log.h"
+#include "app/manager.h"
+#include "app/notify.h"
+#include "app/prober.h"
+#include "app/scoreboard.h"
+#include "app/worker.h"
+
+#define TICK_MS 100
+#define STARTING_LIMIT_MS 10000
+
+struct mr_mgr {
+    struct mr_cfg cfg;
+    struct mr_listen *ls;
+    struct mr_sb *sb;
+    unsigned generation;
+    pid_t prober;
+    int64_t prober_started_ms;
+    bool stopping;
+    int64_t stop_deadline_ms;
+    int64_t spawn_window_ms; /* start of the current 1 s spawn-rate window */
+    int spawned_in_window;
+    int64_t crash_times[64]; /* ring, for emergency_restart_threshold */
+    int crash_next;
+    int64_t last_status_ms;
+    int64_t last_watchdog_ms;
+};
+
+static volatile sig_atomic_t got_chld, got_term, got_quit, got_reload, got_usr1;
+
+static void
+on_signal(int sig)
+{
+    switch (sig) {
+    case SIGCHLD: got_chld = 1; break;
+    case SIGTERM:
+    case SIGINT: got_term = 1; break;
+    case SIGQUIT: got_quit = 1; break;
+    case SIGHUP:
+    case SIGUSR2: got_reload = 1; break;
+    case SIGUSR1: got_usr1 = 1; break;
+    }
+}
+
+static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGUSR1};
+
+static void
+install_signals(sigset_t *wait_mask)
+{
+    sigset_t block;
+    sigemptyset(&block);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+        (void)sigaction(handled[i], &sa, NULL);
+        sigaddset(&block, handled[i]);
+    }
+    sa.sa_handler = SIG_IGN;
+    (void)sigaction(SIGPIPE, &sa, NULL);
+    (void)sigprocmask(SIG_BLOCK, &block, wait_mask);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigdelset(wait_mask, handled[i]);
+}
+
+static int
+free_slot(struct mr_mgr *m)
+{
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++)
+        if (atomic_load(&m->sb->workers[i].pid) == 0)
+            return i;
+    return -1;
+}
+
+static bool
+spawn_allowed(struct mr_mgr *m, int64_t now)
+{
+    if (now - m->spawn_window_ms >= 1000) {
+        m->spawn_window_ms = now;
+        m->spawned_in_window = 0;
+    }
+    return m->spawned_in_window < m->cfg.max_spawn_rate;
+}
+
+static void
+spawn_worker(struct mr_mgr *m, int64_t now)
+{
+    int slot = free_slot(m);
+    if (slot < 0 || !spawn_allowed(m, now))
+        return;
+    struct mr_sb_worker *w = &m->sb->workers[slot];
+    atomic_store(&w->generation, m->generation);
+    atomic_store(&w->state, MR_W_STARTING);
+    atomic_store(&w->quitting, 0);
+    atomic_store(&w->started_ms, now);
+    atomic_store(&w->requests, 0);
+    atomic_store(&w->req_start_us, 0);
+    w->method[0] = w->uri[0] = '\0';
+    pid_t pid = fork();
+    if (pid < 0) {
+        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
+        atomic_store(&w->state, MR_W_FREE);
+        return;
+    }
+    if (pid == 0) {
+        struct mr_worker_args a = {&m->cfg, m->sb, slot, m->ls->fd};
+        _exit(mr_worker_run(&a));
+    }
+    atomic_store(&w->pid, pid);
+    m->spawned_in_window++;
+}
+
+static void
+spawn_prober(struct mr_mgr *m, int64_t now)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        (void)close(m->ls->fd); /* the prober serves nothing; only workers hold the socket */
+        _exit(mr_prober_run(&m->cfg, m->sb));
+    }
+    m->prober = pid;
+    m->prober_started_ms = now;
+}
+
+/* Counts workers by role in the reload rule (see the top of this file). */
+struct census {
+    int new_live, new_ready, old_active, total;
+};
+
+static struct census
+take_census(struct mr_mgr *m)
+{
+    struct census c = {0};
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0)
+            continue;
+        c.total++;
+        if (atomic_load(&w->quitting))
+            continue;
+        if (atomic_load(&w->generation) == m->generation) {
+            c.new_live++;
+            c.new_ready += atomic_load(&w->state) != MR_W_STARTING;
+        } else {
+            c.old_active++;
+        }
+    }
+    return c;
+}
+
+static void
+quit_worker(struct mr_sb_worker *w, int64_t now)
+{
+    atomic_store(&w->quitting, 1);
+    atomic_store(&w->started_ms, now); /* from now on: the start of its grace period */
+    (void)kill(atomic_load(&w->pid), SIGQUIT);
+}
+
+static void
+quit_one_old(struct mr_mgr *m, int64_t now)
+{
+    /* Prefer an idle one: it leaves at once. */
+    struct mr_sb_worker *pick = NULL;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting) ||
+            atomic_load(&w->generation) == m->generation)
+            continue;
+        if (pick == NULL || atomic_load(&w->state) == MR_W_IDLE)
+            pick = w;
+    }
+    if (pick != NULL)
+        quit_worker(pick, now);
+}
+
+static void
+manage_pool(struct mr_mgr *m, int64_t now)
+{
+    int target = m->cfg.workers;
+    struct census c = take_census(m);
+    if (c.old_active > 0 && c.new_ready > 0 && c.new_ready + c.old_active > target)
+        quit_one_old(m, now);
+    c = take_census(m);
+    while (c.new_live < target && c.new_live + c.old_active <= target) {
+        int before = c.new_live;
+        spawn_worker(m, now);
+        c = take_census(m);
+        if (c.new_live == before)
+            break; /* rate limit or no slot: next tick */
+    }
+}
+
+static void
+note_crash(struct mr_mgr *m, int64_t now)
+{
+    int threshold = m->cfg.emergency_restart_threshold;
+    m->crash_times[m->crash_next] = now;
+    m->crash_next = (m->crash_next + 1) % 64;
+    if (threshold <= 0)
+        return;
+    int recent = 0;
+    for (int i = 0; i < 64; i++)
+        recent += m->crash_times[i] != 0 &&
+                  now - m->crash_times[i] <= m->cfg.emergency_restart_interval_ms;
+    if (recent < threshold || threshold > 64)
+        return;
+    mr_log(MR_LOG_ERR, "emergency_restart", "crashes=%d interval_ms=%d", recent,
+           m->cfg.emergency_restart_interval_ms);
+    memset(m->crash_times, 0, sizeof(m->crash_times));
+    m->generation++; /* every worker is now "old": replaced one at a time */
+    atomic_store(&m->sb->pool.generation, m->generation);
+}
+
+static void
+log_exit(int slot, pid_t pid, int status, bool planned)
+{
+    if (WIFSIGNALED(status))
+        mr_log(planned ? MR_LOG_INFO : MR_LOG_ERR, "worker_exited",
+               "worker=%d pid=%d signal=%d planned=%s", slot, pid, WTERMSIG(status),
+               planned ? "yes" : "no");
+    else if (!planned || WEXITSTATUS(status) != 0)
+        mr_log(WEXITSTATUS(status) ? MR_LOG_ERR : MR_LOG_INFO, "worker_exited",
+               "worker=%d pid=%d status=%d planned=%s", slot, pid, WEXITSTATUS(status),
+               planned ? "yes" : "no");
+}
+
+static void
+reap(struct mr_mgr *m, int64_t now)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == m->prober) {
+            m->prober = 0;
+            if (!m->stopping)
+                mr_log(MR_LOG_WARNING, "prober_exited", "pid=%d status=%d", pid, status);
+            continue;
+        }
+        for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+            struct mr_sb_worker *w = &m->sb->workers[i];
+            if (atomic_load(&w->pid) != pid)
+                continue;
+            /* Planned: asked to quit, killed by us for a timeout (logged then), or a clean
+             * exit after max_requests. */
+            bool planned = atomic_load(&w->quitting) || m->stopping ||
+                           (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+            if (!m->stopping)
+                log_exit(i, pid, status, planned);
+            if (WIFSIGNALED(status) && !planned)
+                note_crash(m, now);
+            if (!m->stopping && !atomic_load(&w->quitting))
+                atomic_fetch_add(&m->sb->pool.respawns, 1);
+            atomic_store(&w->state, MR_W_FREE);
+            atomic_store(&w->pid, 0);
+            break;
+        }
+    }
+}
+
+static void
+kill_stuck(struct mr_mgr *m, struct mr_sb_worker *w, int slot, const char *why, int64_t ms)
+{
+    char uri[160];
+    (void)mr_log_quote(uri, sizeof(uri), w->uri);
+    mr_log(MR_LOG_ERR, "worker_killed", "worker=%d pid=%d reason=%s method=%s uri=%s ms=%lld",
+           slot, atomic_load(&w->pid), why, w->method, uri, (long long)ms);
+    atomic_store(&w->quitting, 1); /* planned: no second log line at reap */
+    atomic_fetch_add(&m->sb->pool.killed_timeout, 1);
+    (void)kill(atomic_load(&w->pid), SIGKILL);
+}
+
+static void
+watch_workers(struct mr_mgr *m, int64_t now)
+{
+    const struct mr_cfg *c = &m->cfg;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        pid_t pid = atomic_load(&w->pid);
+        if (pid == 0)
+            continue;
+        int state = atomic_load(&w->state);
+        int64_t busy_ms = (mr_clock_us() - atomic_load(&w->req_start_us)) / 1000;
+        if (atomic_load(&w->quitting)) {
+            if (now - atomic_load(&w->started_ms) > c->process_control_timeout_ms)
+                (void)kill(pid, SIGKILL);
+        } else if (state == MR_W_STARTING) {
+            if (now - atomic_load(&w->started_ms) > STARTING_LIMIT_MS)
+                kill_stuck(m, w, i, "start_timeout", now - atomic_load(&w->started_ms));
+        } else if (state == MR_W_READING) {
+            /* libfcgi's reads time out per read; this catches a client dripping bytes. */
+            if (busy_ms > c->read_timeout_ms + 1000)
+                kill_stuck(m, w, i, "read_timeout", busy_ms);
+        } else if (state == MR_W_BUSY || state == MR_W_FINISHING) {
+            if (c->request_terminate_timeout_ms > 0 && busy_ms > c->request_terminate_timeout_ms)
+                kill_stuck(m, w, i, "request_terminate_timeout", busy_ms);
+        }
+    }
+}
+
+static void
+reload(struct mr_mgr *m)
+{
+    (void)mr_notify("RELOADING=1");
+    struct mr_cfg next;
+    struct mr_err err;
+    if (mr_cfg_load(&next, m->cfg.path, &err) < 0) {
+        mr_log(MR_LOG_ERR, "reload_failed", "err=\"%s\" action=\"kept the running config\"",
+               err.msg);
+        (void)mr_notify("READY=1");
+        return;
+    }
+    if (strcmp(next.listen, m->cfg.listen) != 0 && m->ls->origin == MR_LISTEN_BOUND)
+        mr_log(MR_LOG_WARNING, "reload_listen_unchanged",
+               "listen=\"%s\" action=\"restart to change the socket\"", next.listen);
+    for (int i = m->sb->n_pg; i <= next.db.n_replicas; i++) {
+        char name[MR_HEALTH_NAME];
+        (void)snprintf(name, sizeof(name), "replica%d", i);
+        mr_health_init(&m->sb->pg[i], name);
+    }
+    m->sb->n_pg = next.db.n_replicas + 1;
+    mr_cfg_fini(&m->cfg);
+    m->cfg = next;
+    mr_log_setup((enum mr_log_level)m->cfg.log_level, m->cfg.log_timestamps);
+    m->generation++;
+    atomic_store(&m->sb->pool.generation, m->generation);
+    if (m->prober > 0)
+        (void)kill(m->prober, SIGTERM); /* restarted with the new backends */
+    mr_log(MR_LOG_INFO, "config_reloaded", "path=%s generation=%u workers=%d", m->cfg.path,
+           m->generation, m->cfg.workers);
+    (void)mr_notify("READY=1");
+}
+
+static void
+signal_all(struct mr_mgr *m, int sig)
+{
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        pid_t pid = atomic_load(&m->sb->workers[i].pid);
+        if (pid > 0)
+            (void)kill(pid, sig);
+    }
+    if (m->prober > 0)
+        (void)kill(m->prober, SIGTERM);
+}
+
+static void
+begin_stop(struct mr_mgr *m, bool graceful, int64_t now)
+{
+    if (m->stopping && graceful)
+        return; /* already stopping; a second SIGQUIT changes nothing */
+    m->stopping = true;
+    (void)mr_notify("STOPPING=1");
+    mr_log(MR_LOG_INFO, "stopping", "mode=%s", graceful ? "graceful" : "immediate");
+    signal_all(m, graceful ? SIGQUIT : SIGTERM);
+    m->stop_deadline_ms = now + (graceful ? m->cfg.process_control_timeout_ms : 1000);
+}
+
+static int
+children_left(struct mr_mgr *m)
+{
+    return take_census(m).total + (m->prober > 0);
+}
+
+static void
+report_status(struct mr_mgr *m, int64_t now)
+{
+    int64_t wd = mr_notify_watchdog_ms();
+    if (wd > 0 && now - m->last_watchdog_ms >= wd) {
+        (void)mr_notify("WATCHDOG=1");
+        m->last_watchdog_ms = now;
+    }
+    if (now - m->last_status_ms < 10000)
+        return;
+    m->last_status_ms = now;
+    int active = 0, idle = 0;
+    uint64_t requests = atomic_load(&m->sb->pool.accepted);
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0)
+            continue;
+        int s = atomic_load(&w->state);
+        idle += s == MR_W_IDLE;
+        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+    }
+    char line[160];
+    (void)snprintf(line, sizeof(line), "STATUS=active=%d idle=%d requests=%llu", active, idle,
+                   (unsigned long long)requests);
+    (void)mr_notify(line);
+}
+
+static void
+tick(struct mr_mgr *m, int64_t now)
+{
+    if (got_chld) {
+        got_chld = 0;
+        reap(m, now);
+    }
+    if (got_term) {
+        got_term = 0;
+        begin_stop(m, false, now);
+    }
+    if (got_quit) {
+        got_quit = 0;
+        begin_stop(m, true, now);
+    }
+    if (got_usr1) {
+        got_usr1 = 0;
+        mr_log(MR_LOG_INFO, "reopen_logs", "note=\"stderr is owned by the caller\"");
+    }
+    if (got_reload && !m->stopping) {
+        got_reload = 0;
+        reload(m);
+    }
+    if (m->stopping) {
+        if (now >= m->stop_deadline_ms)
+            signal_all(m, SIGKILL);
+        return;
+    }
+    watch_workers(m, now);
+    manage_pool(m, now);
+    if (m->prober == 0 && now - m->prober_started_ms >= 1000)
+        spawn_prober(m, now);
+    report_status(m, now);
+}
+
+int
+mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l)
+{
+    struct mr_mgr m = {.cfg = *cfg, .ls = l, .generation = 1};
+    struct mr_err err;
+    m.sb = mr_sb_new(cfg->db.n_replicas, &err);
+    if (m.sb == NULL) {
+        mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+        return 1;
+    }
+    atomic_store(&m.sb->pool.generation, m.generation);
+    sigset_t wait_mask;
+    install_signals(&wait_mask);
+    int64_t now = mr_clock_ms();
+    spawn_prober(&m, now);
+    manage_pool(&m, now);
+    mr_log(MR_LOG_INFO, "started", "pid=%d workers=%d listen=%s", getpid(), m.cfg.workers,
+           l->origin == MR_LISTEN_BOUND ? m.cfg.listen
+                                        : (l->origin == MR_LISTEN_SYSTEMD ? "systemd" : "fd0"));
+    (void)mr_notify("READY=1");
+    for (;;) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L};
+        (void)ppoll(NULL, 0, &ts, &wait_mask);
+        now = mr_clock_ms();
+        tick(&m, now);
+        if (m.stopping && children_left(&m) == 0)
+            break;
+        if (m.stopping) /* reap promptly while stopping even without SIGCHLD coalescing */
+            got_chld = 1;
+    }
+    mr_log(MR_LOG_INFO, "stopped", "pid=%d", getpid());
+    mr_sb_free(&m.sb);
+    mr_listen_close(l);
+    mr_cfg_fini(&m.cfg);
+    return 0;
+}

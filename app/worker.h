@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* worker: one process serving one request at a time over libfcgi (fcgiapp.h, never
+ * fcgi_stdio.h). It accepts connections itself (so every wait has a timeout and a signal can
+ * stop it), hands each to libfcgi to read the request, routes it, and writes the response.
+ * After fork it opens its own Redis and PostgreSQL handles and seeds its RNG.
+ * SIGQUIT: finish the request in flight, then exit 0. SIGTERM: exit at once. */
+#ifndef MR_WORKER_H
+#define MR_WORKER_H
+
+#include <stdbool.h>
+
+#include "app/config.h"
+#include "app/scoreboard.h"
+
+struct mr_worker_args {
+    const struct mr_cfg *cfg;
+    struct mr_sb *sb;
+    int slot;
+    int listen_fd;
+};
+
+/* Runs until told to stop or max_requests is reached. Returns the process exit code. */
+int mr_worker_run(const struct mr_worker_args *args);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* handlers: the handler table (table.c) and the handlers, one file per group of endpoints.
+ * A handler fills ctx->resp; it sees the small APIs of app/, db/ and cache/, never libfcgi,
+ * libpq or hiredis. */
+#ifndef MR_HANDLERS_H
+#define MR_HANDLERS_H
+
+#include <stddef.h>
+
+#include "app/ctx.h"
+#include "app/router.h"
+
+extern const struct mr_route mr_handler_table[];
+extern const size_t mr_handler_count;
+
+/* basic.c */
+void h_plaintext(struct mr_ctx *ctx);
+void h_json(struct mr_ctx *ctx);
+void h_healthz(struct mr_ctx *ctx);
+
+/* world.c: /db, /queries, /cached-queries, /updates */
+void h_db(struct mr_ctx *ctx);
+void h_queries(struct mr_ctx *ctx);
+void h_cached_queries(struct mr_ctx *ctx);
+void h_updates(struct mr_ctx *ctx);
+
+/* fortunes.c */
+void h_fortunes(struct mr_ctx *ctx);
+
+/* ops.c: /readyz, /status, /metrics */
+void h_readyz(struct mr_ctx *ctx);
+
+#ifdef MR_TEST_BUILD
+/* testonly.c: compiled only into the test build */
+void h_test_sleep(struct mr_ctx *ctx);
+void h_test_echo(struct mr_ctx *ctx);
+#endif
+
+#endif

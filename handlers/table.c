@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* table: the handler table. A new endpoint is a function in a handlers/ file and a row here.
+ * The row's index is its route id in the scoreboard's per-route counters. */
+#include "handlers/handlers.h"
+
+const struct mr_route mr_handler_table[] = {
+    {"GET", "/plaintext", h_plaintext},
+    {"GET", "/json", h_json},
+    {"GET", "/healthz", h_healthz},
+#ifdef MR_TEST_BUILD
+    {"GET", "/test/sleep", h_test_sleep},
+    {"POST", "/test/echo", h_test_echo},
+#endif
+};
+
+const size_t mr_handler_count = sizeof(mr_handler_table) / sizeof(mr_handler_table[0]);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* testonly: handlers that exist only in the test build (MR_TEST_BUILD), for the integration
+ * tests: one that sleeps (a stuck request), one that echoes the body (body limits). */
+#ifdef MR_TEST_BUILD
+#include <stdlib.h>
+#include <time.h>
+
+#include "handlers/handlers.h"
+
+void
+h_test_sleep(struct mr_ctx *ctx)
+{
+    const char *ms = mr_req_query(&ctx->req, "ms");
+    long v = ms ? strtol(ms, NULL, 10) : 1000;
+    if (v < 0 || v > 600000)
+        v = 1000;
+    struct timespec ts = {.tv_sec = v / 1000, .tv_nsec = (v % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    mr_resp_type(&ctx->resp, "text/plain");
+    mr_buf_puts(mr_resp_body(&ctx->resp), "slept\n");
+}
+
+void
+h_test_echo(struct mr_ctx *ctx)
+{
+    mr_resp_type(&ctx->resp, "application/octet-stream");
+    if (ctx->req.body != NULL)
+        mr_buf_append(mr_resp_body(&ctx->resp), ctx->req.body, ctx->req.body_len);
+}
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int mr_testonly_unused;
+#endif
