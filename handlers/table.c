@@ -6,7 +6,14 @@
 const struct mr_route mr_handler_table[] = {
     {"GET", "/plaintext", h_plaintext},
     {"GET", "/json", h_json},
+    {"GET", "/db", h_db},
+    {"GET", "/queries", h_queries},
+    {"GET", "/cached-queries", h_cached_queries},
+    {"GET", "/fortunes", h_fortunes},
+    {"GET", "/updates", h_updates},
+    {"POST", "/updates", h_updates},
     {"GET", "/healthz", h_healthz},
+    {"GET", "/readyz", h_readyz},
 #ifdef MR_TEST_BUILD
     {"GET", "/test/sleep", h_test_sleep},
     {"POST", "/test/echo", h_test_echo},
