@@ -95,8 +95,11 @@ conn_open(struct mr_cache *c, bool is_probe, struct mr_err *err)
         saved_errno = errno;
     char reason[MR_CACHE__REASON_LEN];
     if (ctx == NULL || ctx->err != 0) {
-        (void)snprintf(reason, sizeof(reason), "connect to %s:%d failed: %s", cfg->host,
-                       is_unix ? 0 : cfg->port, ctx != NULL ? ctx->errstr : "out of memory");
+        char port[16] = "";
+        if (!is_unix)
+            (void)snprintf(port, sizeof(port), ":%d", cfg->port);
+        (void)snprintf(reason, sizeof(reason), "connect to %s%s failed: %s", cfg->host, port,
+                       ctx != NULL ? ctx->errstr : "out of memory");
         /* hiredis reports a connect timeout as errno ETIMEDOUT from its poll. */
         int code = saved_errno == ETIMEDOUT || saved_errno == EAGAIN ? -ETIMEDOUT : -ECONNREFUSED;
         if (ctx != NULL)

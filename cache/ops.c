@@ -6,6 +6,7 @@
  * wraps values in the XFetch envelope, and copies hits into the caller's arena before the
  * reply is freed. A pipeline reads every reply it asked for, even after an error reply, so
  * the stream stays in step for the next call. */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,8 +20,8 @@
 
 /* A call larger than this frees its scratch afterwards, so one huge mset does not pin
  * memory in every worker for the rest of its life. */
-#define SCRATCH_KEEP_BYTES (64u * 1024u)
-#define SCRATCH_KEEP_ARGS 1024u
+#define SCRATCH_KEEP_BYTES ((size_t)64 * 1024)
+#define SCRATCH_KEEP_ARGS ((size_t)1024)
 /* Redis refuses bulk strings over 512 MiB (proto-max-bulk-len); refuse them before sending. */
 #define MAX_VALUE_BYTES ((size_t)512 * 1024 * 1024 - MR_CACHE__ENV_HEADER)
 
@@ -124,8 +125,11 @@ roundtrip(struct mr_cache *c, int argc, bool is_probe, redisReply **out, struct 
         return rc;
     void *r = NULL;
     if (redisAppendCommandArgv(c->ctx, argc, c->scratch.argv, c->scratch.argvlen) != REDIS_OK ||
-        redisGetReply(c->ctx, &r) != REDIS_OK)
-        return mr_cache__call_io_failed(c, is_probe, errno, err);
+        redisGetReply(c->ctx, &r) != REDIS_OK) {
+        rc = mr_cache__call_io_failed(c, is_probe, errno, err);
+        assert(rc < 0);
+        return rc;
+    }
     *out = r;
     return 0;
 }
