@@ -165,8 +165,11 @@ take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items
         if (e->type != REDIS_REPLY_STRING || mr_cache__env_parse(e->str, e->len, &env) < 0)
             continue;
         double rnd = mr_cache__rng_unit(&c->rng);
-        if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta, rnd))
+        if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta,
+                                   rnd)) {
+            items[i].early = true; /* the caller's refill must overwrite, not SET NX */
             continue;
+        }
         char *v = mr_arena_strndup(arena, env.payload, env.payload_len);
         if (v == NULL)
             return mr_err_set(err, -ENOMEM, "cache: arena full copying %zu bytes", env.payload_len);
@@ -206,6 +209,7 @@ clear_items(struct mr_cache_item *items, size_t n)
         items[i].val = NULL;
         items[i].val_len = 0;
         items[i].hit = false;
+        items[i].early = false;
     }
 }
 
@@ -248,8 +252,9 @@ mset_check(const struct mr_cache *c, const struct mr_cache_item *items, size_t n
  * time: hiredis copies each command into its output buffer as it is appended. */
 static int
 mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
-          struct mr_err *err)
+          bool only_if_absent, struct mr_err *err)
 {
+    static const char cmd_nx[] = "NX";
     const struct mr_cache_cfg *cfg = c->cfg;
     int64_t now_ms = wall_ms();
     for (size_t i = 0; i < n; i++) {
@@ -263,10 +268,11 @@ mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64
             mr_cache__env_encode(env, compute_us, now_ms + ttl, items[i].val, items[i].val_len);
         char *ttl_s = env + env_len;
         int ttl_len = snprintf(ttl_s, 16, "%d", ttl);
-        const char *argv[5] = {cmd_set, key, env, cmd_px, ttl_s};
-        size_t argvlen[5] = {sizeof(cmd_set) - 1, key_len, env_len, sizeof(cmd_px) - 1,
-                             (size_t)ttl_len};
-        if (redisAppendCommandArgv(c->ctx, 5, argv, argvlen) != REDIS_OK)
+        const char *argv[6] = {cmd_set, key, env, cmd_px, ttl_s, cmd_nx};
+        size_t argvlen[6] = {sizeof(cmd_set) - 1, key_len, env_len, sizeof(cmd_px) - 1,
+                             (size_t)ttl_len, sizeof(cmd_nx) - 1};
+        int argc = only_if_absent && !items[i].early ? 6 : 5;
+        if (redisAppendCommandArgv(c->ctx, argc, argv, argvlen) != REDIS_OK)
             return mr_cache__call_io_failed(c, false, errno, err);
     }
     return 0;
@@ -286,7 +292,8 @@ mset_read(struct mr_cache *c, size_t n, struct mr_err *err)
         if (r->type == REDIS_REPLY_ERROR) {
             if (what[0] == '\0')
                 (void)snprintf(what, sizeof(what), "SET failed: %.*s", (int)r->len, r->str);
-        } else if (r->type != REDIS_REPLY_STATUS) {
+        } else if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL) {
+            /* NIL: a SET NX that found the key already there, which is not an error. */
             is_desync = true;
         }
         freeReplyObject(v);
@@ -301,7 +308,7 @@ mset_read(struct mr_cache *c, size_t n, struct mr_err *err)
 
 static int
 mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
-     struct mr_err *err)
+     bool only_if_absent, struct mr_err *err)
 {
     size_t need = 0;
     int rc = mset_check(c, items, n, &need, err);
@@ -311,7 +318,7 @@ mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t co
     rc = mr_cache__call_begin(c, false, err);
     if (rc < 0)
         return rc;
-    rc = mset_send(c, items, n, compute_us, err);
+    rc = mset_send(c, items, n, compute_us, only_if_absent, err);
     if (rc < 0)
         return rc;
     return mset_read(c, n, err);
@@ -319,11 +326,11 @@ mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t co
 
 int
 mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
-              struct mr_err *err)
+              bool only_if_absent, struct mr_err *err)
 {
     if (n == 0)
         return 0;
-    int rc = mset(c, items, n, compute_us, err);
+    int rc = mset(c, items, n, compute_us, only_if_absent, err);
     if (rc < 0)
         c->stats.errors++;
     scratch_trim(&c->scratch);

@@ -314,7 +314,7 @@ START_TEST(test_open_breaker_sends_nothing)
     struct mr_err err;
     ck_assert_int_eq(mr_cache_open(&cfg, &slot, &c, &err), 0);
     struct mr_cache_item item = {.key = "k", .key_len = 1, .val = "v", .val_len = 1};
-    ck_assert_int_eq(mr_cache_mset(c, &item, 1, 10, &err), -ECONNREFUSED);
+    ck_assert_int_eq(mr_cache_mset(c, &item, 1, 10, false, &err), -ECONNREFUSED);
     ck_assert_int_eq(atomic_load(&slot.breaker), MR_BREAKER_OPEN);
     (void)usleep(5000); /* past the backoff, well inside the cooldown */
     ck_assert_int_eq(mr_cache_mdel(c, &item, 1, &err), -ECONNREFUSED);
