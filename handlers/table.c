@@ -14,6 +14,8 @@ const struct mr_route mr_handler_table[] = {
     {"POST", "/updates", h_updates},
     {"GET", "/healthz", h_healthz},
     {"GET", "/readyz", h_readyz},
+    {"GET", "/status", h_status},
+    {"GET", "/metrics", h_metrics},
 #ifdef MR_TEST_BUILD
     {"GET", "/test/sleep", h_test_sleep},
     {"POST", "/test/echo", h_test_echo},
@@ -21,3 +23,11 @@ const struct mr_route mr_handler_table[] = {
 };
 
 const size_t mr_handler_count = sizeof(mr_handler_table) / sizeof(mr_handler_table[0]);
+
+const struct mr_route mr_status_table[] = {
+    {"GET", "/status", h_status},
+    {"GET", "/metrics", h_metrics},
+    {"GET", "/healthz", h_healthz},
+};
+
+const size_t mr_status_count = sizeof(mr_status_table) / sizeof(mr_status_table[0]);
