@@ -23,6 +23,7 @@
 #include "app/log.h"
 #include "app/manager.h"
 #include "app/notify.h"
+#include "app/pool.h"
 #include "app/prober.h"
 #include "app/scoreboard.h"
 #include "app/worker.h"
@@ -39,6 +40,8 @@ struct mr_mgr {
     int64_t status_started_ms;
     int64_t last_full_warn_ms;
     bool was_full;
+    int reload_target; /* workers to keep while old ones are replaced */
+    int64_t last_rss_ms;
     struct mr_sb *sb;
     unsigned generation;
     pid_t prober;
@@ -231,12 +234,12 @@ quit_one_old(struct mr_mgr *m, int64_t now)
         quit_worker(pick, now);
 }
 
+/* The reload rule (top of this file), with T = reload_target. */
 static void
-manage_pool(struct mr_mgr *m, int64_t now)
+replace_old(struct mr_mgr *m, int64_t now, struct census c)
 {
-    int target = m->cfg.workers;
-    struct census c = take_census(m);
-    if (c.old_active > 0 && c.new_ready > 0 && c.new_ready + c.old_active > target)
+    int target = m->reload_target;
+    if (c.new_ready > 0 && c.new_ready + c.old_active > target)
         quit_one_old(m, now);
     c = take_census(m);
     while (c.new_live < target && c.new_live + c.old_active <= target) {
@@ -245,6 +248,94 @@ manage_pool(struct mr_mgr *m, int64_t now)
         c = take_census(m);
         if (c.new_live == before)
             break; /* rate limit or no slot: next tick */
+    }
+}
+
+static bool
+is_idle_expired(const struct mr_mgr *m, struct mr_sb_worker *w, int64_t now)
+{
+    return atomic_load(&w->state) == MR_W_IDLE &&
+           now - atomic_load(&w->idle_since_ms) > m->cfg.idle_timeout_ms;
+}
+
+static struct mr_pool_view
+take_view(struct mr_mgr *m, int64_t now)
+{
+    struct mr_pool_view v = {.queue = atomic_load(&m->sb->pool.listen_queue)};
+    long rss_kb = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting))
+            continue;
+        int s = atomic_load(&w->state);
+        v.total++;
+        v.idle += s == MR_W_IDLE;
+        v.starting += s == MR_W_STARTING;
+        v.idle_expired += is_idle_expired(m, w, now);
+        rss_kb += atomic_load(&w->rss_kb);
+    }
+    v.rss_mb = rss_kb / 1024;
+    return v;
+}
+
+/* Asks up to n idle workers to quit, the longest idle first. */
+static void
+retire_idle(struct mr_mgr *m, int n, int64_t now)
+{
+    while (n-- > 0) {
+        struct mr_sb_worker *pick = NULL;
+        for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+            struct mr_sb_worker *w = &m->sb->workers[i];
+            if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting) ||
+                atomic_load(&w->state) != MR_W_IDLE)
+                continue;
+            if (pick == NULL || atomic_load(&w->idle_since_ms) < atomic_load(&pick->idle_since_ms))
+                pick = w;
+        }
+        if (pick == NULL)
+            return;
+        quit_worker(pick, now);
+    }
+}
+
+static void
+manage_pool(struct mr_mgr *m, int64_t now)
+{
+    struct census c = take_census(m);
+    if (c.old_active > 0) {
+        replace_old(m, now, c);
+        return;
+    }
+    struct mr_pool_view v = take_view(m, now);
+    struct mr_pool_plan p = mr_pool_plan(&m->cfg, &v);
+    for (int i = 0; i < p.spawn; i++)
+        spawn_worker(m, now);
+    retire_idle(m, p.retire, now);
+}
+
+/* RSS of each worker from /proc, once a second: the adaptive mode's memory budget and
+ * /status read it. */
+static void
+sample_rss(struct mr_mgr *m, int64_t now)
+{
+    if (now - m->last_rss_ms < 1000)
+        return;
+    m->last_rss_ms = now;
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        pid_t pid = atomic_load(&w->pid);
+        if (pid == 0)
+            continue;
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+        FILE *f = fopen(path, "re");
+        long size = 0, resident = 0;
+        if (f != NULL) {
+            if (fscanf(f, "%ld %ld", &size, &resident) == 2)
+                atomic_store(&w->rss_kb, resident * page_kb);
+            (void)fclose(f);
+        }
     }
 }
 
@@ -265,6 +356,7 @@ note_crash(struct mr_mgr *m, int64_t now)
     mr_log(MR_LOG_ERR, "emergency_restart", "crashes=%d interval_ms=%d", recent,
            m->cfg.emergency_restart_interval_ms);
     memset(m->crash_times, 0, sizeof(m->crash_times));
+    m->reload_target = take_census(m).new_live;
     m->generation++; /* every worker is now "old": replaced one at a time */
     atomic_store(&m->sb->pool.generation, m->generation);
 }
@@ -385,6 +477,11 @@ reload(struct mr_mgr *m)
     mr_cfg_fini(&m->cfg);
     m->cfg = next;
     mr_log_setup((enum mr_log_level)m->cfg.log_level, m->cfg.log_timestamps);
+    int live = take_census(m).new_live;
+    m->reload_target = m->cfg.pm == MR_PM_STATIC ? m->cfg.workers
+                                                 : (live < 1 ? 1 : live > m->cfg.workers
+                                                                       ? m->cfg.workers
+                                                                       : live);
     m->generation++;
     atomic_store(&m->sb->pool.generation, m->generation);
     if (m->prober > 0)
@@ -525,6 +622,7 @@ tick(struct mr_mgr *m, int64_t now)
     if (m->status_ls->fd >= 0 && m->status_pid == 0 && now - m->status_started_ms >= 1000)
         spawn_status(m, now);
     sample_load(m, now);
+    sample_rss(m, now);
     report_status(m, now);
 }
 

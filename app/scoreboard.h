@@ -39,6 +39,7 @@ struct mr_sb_worker {
     atomic_int quitting;   /* manager: SIGQUIT sent */
     atomic_int_fast64_t started_ms;    /* manager: monotonic */
     atomic_int_fast64_t req_start_us;  /* worker: monotonic start of the current request */
+    atomic_int_fast64_t idle_since_ms; /* worker: monotonic time it last became idle */
     atomic_uint_fast64_t requests;     /* worker: requests served */
     atomic_int_fast64_t last_duration_us;
     atomic_int_fast64_t last_backend_us;

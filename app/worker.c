@@ -368,6 +368,7 @@ mr_worker_run(const struct mr_worker_args *a)
     install_signals(); /* after FCGX_Init, which installs handlers of its own */
     uint64_t served = 0;
     while (!stop_requested && (w.max_requests == 0 || served < w.max_requests)) {
+        atomic_store_explicit(&w.me->idle_since_ms, mr_clock_ms(), memory_order_relaxed);
         set_state(&w, MR_W_IDLE);
         if (w.fcgx.ipcFd < 0) {
             int fd = next_connection(&w, a->listen_fd);
