@@ -45,6 +45,7 @@ struct mr_worker {
     struct mr_req_limits limits;
     FCGX_Request fcgx;
     uint64_t max_requests; /* 0 = never recycle */
+    struct mr_db_stats db_seen[MR_DB_MAX_REPLICAS + 1]; /* already added to the scoreboard */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -264,6 +265,26 @@ log_request(struct mr_worker *w, const struct mr_ctx *ctx, int64_t us)
            (long long)(us / 1000), (long long)(ctx->backend_us / 1000));
 }
 
+/* db/ counts per worker; the scoreboard sums the pool. Adding the difference after each
+ * request keeps db/ free of shared memory and costs a few loads. */
+static void
+publish_db_stats(struct mr_worker *w)
+{
+    for (int i = 0; i <= w->cfg->db.n_replicas; i++) {
+        const struct mr_db_stats *st = mr_db_stats(w->db, i);
+        if (st == NULL)
+            continue;
+        struct mr_db_stats *seen = &w->db_seen[i];
+        if (st->queries != seen->queries)
+            atomic_fetch_add_explicit(&w->sb->db_queries[i], st->queries - seen->queries,
+                                      memory_order_relaxed);
+        if (st->errors != seen->errors)
+            atomic_fetch_add_explicit(&w->sb->db_errors[i], st->errors - seen->errors,
+                                      memory_order_relaxed);
+        *seen = *st;
+    }
+}
+
 static void
 serve_one(struct mr_worker *w)
 {
@@ -285,6 +306,7 @@ serve_one(struct mr_worker *w)
     FCGX_Finish_r(&w->fcgx);
     int64_t us = mr_clock_us() - ctx.start_us;
     if (w->is_pool) {
+        publish_db_stats(w);
         mr_sb_record(w->sb, route, ctx.resp.status, us);
         atomic_fetch_add_explicit(&w->sb->pool.accepted, 1, memory_order_relaxed);
     }
