@@ -94,6 +94,9 @@ static const struct spec specs[] = {
     STR("log.level", log_level_str, "info", "err, warning, info or debug."),
     BOOL("log.timestamps", log_timestamps, 0, "Add ts= to each line (journald adds its own)."),
     INT("log.slow_ms", slowlog_ms, 1000, 0, MS_DAY, "Log requests slower than this; 0 = off."),
+    STR("log.file", log_file, "",
+        "Append log lines to this file instead of stderr; SIGUSR1 reopens it (logrotate). "
+        "\"\" = stderr, for journald."),
     INT("health.interval_ms", health_interval_ms, 500, 50, 600000,
         "How often the prober checks Redis and every PostgreSQL backend."),
     STR("db.primary", db.primary, "host=127.0.0.1 port=5432 dbname=millrace user=millrace",

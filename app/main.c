@@ -93,6 +93,12 @@ main(int argc, char **argv)
         return 0;
     }
     mr_log_setup((enum mr_log_level)cfg.log_level, cfg.log_timestamps);
+    int lrc = mr_log_reopen(cfg.log_file);
+    if (lrc < 0) {
+        fprintf(stderr, "millrace: log.file %s: %s\n", cfg.log_file, strerror(-lrc));
+        mr_cfg_fini(&cfg);
+        return MR_EX_CONFIG;
+    }
     mr_notify_init();
     struct mr_listen l = {.fd = -1};
     if (mr_listen_inherit(&l) == 0) {

@@ -41,6 +41,8 @@ struct mr_mgr {
     int64_t last_full_warn_ms;
     bool was_full;
     int reload_target; /* workers to keep while old ones are replaced */
+    uint64_t prev_hist[MR_HIST_BUCKETS]; /* all routes, at the last STATUS= */
+    uint64_t prev_accepted;
     int64_t last_rss_ms;
     struct mr_sb *sb;
     unsigned generation;
@@ -523,6 +525,37 @@ children_left(struct mr_mgr *m)
     return take_census(m).total + (m->prober > 0) + (m->status_pid > 0);
 }
 
+/* Requests per second and P99 over the last interval, from the difference between two
+ * snapshots of the routes' histograms: what `systemctl status` shows. */
+static void
+status_line(struct mr_mgr *m, int64_t interval_ms, char *line, size_t cap)
+{
+    atomic_uint_fast64_t delta[MR_HIST_BUCKETS];
+    for (int k = 0; k < MR_HIST_BUCKETS; k++) {
+        uint64_t sum = 0;
+        for (int r = 0; r <= MR_SB_MAX_ROUTES; r++)
+            sum += atomic_load_explicit(&m->sb->routes[r].hist[k], memory_order_relaxed);
+        atomic_init(&delta[k], sum - m->prev_hist[k]);
+        m->prev_hist[k] = sum;
+    }
+    uint64_t accepted = atomic_load(&m->sb->pool.accepted);
+    double rps = interval_ms > 0 ? (double)(accepted - m->prev_accepted) * 1000.0 / interval_ms : 0;
+    m->prev_accepted = accepted;
+    int active = 0, idle = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0)
+            continue;
+        int s = atomic_load(&w->state);
+        idle += s == MR_W_IDLE;
+        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+    }
+    (void)snprintf(line, cap,
+                   "STATUS=active %d, idle %d, requests %llu, %.1f req/s, p99 %.1f ms", active,
+                   idle, (unsigned long long)accepted, rps,
+                   (double)mr_sb_quantile(delta, 0.99) / 1000.0);
+}
+
 static void
 report_status(struct mr_mgr *m, int64_t now)
 {
@@ -533,20 +566,9 @@ report_status(struct mr_mgr *m, int64_t now)
     }
     if (now - m->last_status_ms < 10000)
         return;
+    char line[192];
+    status_line(m, now - m->last_status_ms, line, sizeof(line));
     m->last_status_ms = now;
-    int active = 0, idle = 0;
-    uint64_t requests = atomic_load(&m->sb->pool.accepted);
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
-        struct mr_sb_worker *w = &m->sb->workers[i];
-        if (atomic_load(&w->pid) == 0)
-            continue;
-        int s = atomic_load(&w->state);
-        idle += s == MR_W_IDLE;
-        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
-    }
-    char line[160];
-    (void)snprintf(line, sizeof(line), "STATUS=active=%d idle=%d requests=%llu", active, idle,
-                   (unsigned long long)requests);
     (void)mr_notify(line);
 }
 
@@ -587,6 +609,33 @@ sample_load(struct mr_mgr *m, int64_t now)
     m->was_full = full;
 }
 
+/* SIGUSR1: the manager reopens log.file, then asks every child to do the same between
+ * requests (each holds its own dup of the old file). */
+static void
+reopen_logs(struct mr_mgr *m)
+{
+    if (*m->cfg.log_file == '\0') {
+        mr_log(MR_LOG_INFO, "reopen_logs", "note=\"logging to stderr: nothing to reopen\"");
+        return;
+    }
+    int rc = mr_log_reopen(m->cfg.log_file);
+    if (rc < 0) {
+        mr_log(MR_LOG_ERR, "reopen_logs_failed", "file=%s err=\"%s\"", m->cfg.log_file,
+               strerror(-rc));
+        return;
+    }
+    mr_log(MR_LOG_INFO, "logs_reopened", "file=%s", m->cfg.log_file);
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        pid_t pid = atomic_load(&m->sb->workers[i].pid);
+        if (pid > 0)
+            (void)kill(pid, SIGUSR1);
+    }
+    if (m->status_pid > 0)
+        (void)kill(m->status_pid, SIGUSR1);
+    if (m->prober > 0)
+        (void)kill(m->prober, SIGTERM); /* restarted within a second, with the new file */
+}
+
 static void
 tick(struct mr_mgr *m, int64_t now)
 {
@@ -604,7 +653,7 @@ tick(struct mr_mgr *m, int64_t now)
     }
     if (got_usr1) {
         got_usr1 = 0;
-        mr_log(MR_LOG_INFO, "reopen_logs", "note=\"stderr is owned by the caller\"");
+        reopen_logs(m);
     }
     if (got_reload && !m->stopping) {
         got_reload = 0;

@@ -49,6 +49,7 @@ struct mr_worker {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
 static volatile sig_atomic_t listen_fd_sig = -1; /* closed by the SIGQUIT handler */
 static volatile sig_atomic_t kept_fd_sig = -1;   /* idle kept connection, shut down on SIGQUIT */
 
@@ -68,6 +69,13 @@ on_quit(int sig)
 }
 
 static void
+on_usr1(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
+static void
 install_signals(void)
 {
     struct sigaction sa = {0};
@@ -81,10 +89,11 @@ install_signals(void)
     (void)sigaction(SIGTERM, &sa, NULL);
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = on_usr1;
+    (void)sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
     (void)sigaction(SIGHUP, &sa, NULL);
-    (void)sigaction(SIGUSR1, &sa, NULL);
     (void)sigaction(SIGUSR2, &sa, NULL);
     sigset_t all;
     sigemptyset(&all);
@@ -390,6 +399,11 @@ mr_worker_run(const struct mr_worker_args *a)
     install_signals(); /* after FCGX_Init, which installs handlers of its own */
     uint64_t served = 0;
     while (!stop_requested && (w.max_requests == 0 || served < w.max_requests)) {
+        if (reopen_requested) {
+            reopen_requested = 0;
+            if (mr_log_reopen(a->cfg->log_file) < 0)
+                mr_log(MR_LOG_ERR, "reopen_logs_failed", "worker=%d pid=%d", w.slot, getpid());
+        }
         atomic_store_explicit(&w.me->idle_since_ms, mr_clock_ms(), memory_order_relaxed);
         set_state(&w, MR_W_IDLE);
         if (w.fcgx.ipcFd < 0) {
