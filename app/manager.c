@@ -40,7 +40,7 @@ struct mr_mgr {
     int64_t status_started_ms;
     int64_t last_full_warn_ms;
     bool was_full;
-    int reload_target; /* workers to keep while old ones are replaced */
+    int reload_target;                   /* workers to keep while old ones are replaced */
     uint64_t prev_hist[MR_HIST_BUCKETS]; /* all routes, at the last STATUS= */
     uint64_t prev_accepted;
     int64_t last_rss_ms;
@@ -64,13 +64,23 @@ static void
 on_signal(int sig)
 {
     switch (sig) {
-    case SIGCHLD: got_chld = 1; break;
+    case SIGCHLD:
+        got_chld = 1;
+        break;
     case SIGTERM:
-    case SIGINT: got_term = 1; break;
-    case SIGQUIT: got_quit = 1; break;
+    case SIGINT:
+        got_term = 1;
+        break;
+    case SIGQUIT:
+        got_quit = 1;
+        break;
     case SIGHUP:
-    case SIGUSR2: got_reload = 1; break;
-    case SIGUSR1: got_usr1 = 1; break;
+    case SIGUSR2:
+        got_reload = 1;
+        break;
+    case SIGUSR1:
+        got_usr1 = 1;
+        break;
     }
 }
 
@@ -137,7 +147,7 @@ spawn_worker(struct mr_mgr *m, int64_t now)
     if (pid == 0) {
         if (m->status_ls->fd >= 0)
             (void)close(m->status_ls->fd);
-        struct mr_worker_args a = {&m->cfg, m->sb,           slot, w, m->ls->fd, mr_handler_table,
+        struct mr_worker_args a = {&m->cfg,          m->sb, slot, w, m->ls->fd, mr_handler_table,
                                    mr_handler_count, true};
         _exit(mr_worker_run(&a));
     }
@@ -178,7 +188,7 @@ spawn_status(struct mr_mgr *m, int64_t now)
     }
     if (pid == 0) {
         (void)close(m->ls->fd);
-        struct mr_worker_args a = {&m->cfg,        m->sb,           -1,   w, m->status_ls->fd,
+        struct mr_worker_args a = {&m->cfg,         m->sb,           -1,   w, m->status_ls->fd,
                                    mr_status_table, mr_status_count, false};
         _exit(mr_worker_run(&a));
     }
@@ -420,8 +430,8 @@ kill_stuck(struct mr_mgr *m, struct mr_sb_worker *w, int slot, const char *why, 
 {
     char uri[160];
     (void)mr_log_quote(uri, sizeof(uri), w->uri);
-    mr_log(MR_LOG_ERR, "worker_killed", "worker=%d pid=%d reason=%s method=%s uri=%s ms=%lld",
-           slot, atomic_load(&w->pid), why, w->method, uri, (long long)ms);
+    mr_log(MR_LOG_ERR, "worker_killed", "worker=%d pid=%d reason=%s method=%s uri=%s ms=%lld", slot,
+           atomic_load(&w->pid), why, w->method, uri, (long long)ms);
     atomic_store(&w->quitting, 1); /* planned: no second log line at reap */
     atomic_fetch_add(&m->sb->pool.killed_timeout, 1);
     (void)kill(atomic_load(&w->pid), SIGKILL);
@@ -481,9 +491,9 @@ reload(struct mr_mgr *m)
     mr_log_setup((enum mr_log_level)m->cfg.log_level, m->cfg.log_timestamps);
     int live = take_census(m).new_live;
     m->reload_target = m->cfg.pm == MR_PM_STATIC ? m->cfg.workers
-                                                 : (live < 1 ? 1 : live > m->cfg.workers
-                                                                       ? m->cfg.workers
-                                                                       : live);
+                                                 : (live < 1                ? 1
+                                                    : live > m->cfg.workers ? m->cfg.workers
+                                                                            : live);
     m->generation++;
     atomic_store(&m->sb->pool.generation, m->generation);
     if (m->prober > 0)
@@ -550,9 +560,8 @@ status_line(struct mr_mgr *m, int64_t interval_ms, char *line, size_t cap)
         idle += s == MR_W_IDLE;
         active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
     }
-    (void)snprintf(line, cap,
-                   "STATUS=active %d, idle %d, requests %llu, %.1f req/s, p99 %.1f ms", active,
-                   idle, (unsigned long long)accepted, rps,
+    (void)snprintf(line, cap, "STATUS=active %d, idle %d, requests %llu, %.1f req/s, p99 %.1f ms",
+                   active, idle, (unsigned long long)accepted, rps,
                    (double)mr_sb_quantile(delta, 0.99) / 1000.0);
 }
 

@@ -44,7 +44,7 @@ struct mr_worker {
     struct mr_rand rng;
     struct mr_req_limits limits;
     FCGX_Request fcgx;
-    uint64_t max_requests; /* 0 = never recycle */
+    uint64_t max_requests;                              /* 0 = never recycle */
     struct mr_db_stats db_seen[MR_DB_MAX_REPLICAS + 1]; /* already added to the scoreboard */
 };
 
@@ -338,9 +338,8 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->n_routes = a->n_routes;
     w->is_pool = a->is_pool;
     const struct mr_cfg *c = a->cfg;
-    w->limits = (struct mr_req_limits){c->max_params,     c->max_params_bytes,
-                                       c->max_query_bytes, c->max_query_params,
-                                       c->max_header_bytes, c->max_body_bytes};
+    w->limits = (struct mr_req_limits){c->max_params,       c->max_params_bytes, c->max_query_bytes,
+                                       c->max_query_params, c->max_header_bytes, c->max_body_bytes};
     mr_rand_seed(&w->rng, (uint64_t)getpid() << 32 ^ (uint64_t)mr_clock_us());
     if (c->max_requests > 0)
         w->max_requests = (uint64_t)c->max_requests +
