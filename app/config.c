@@ -190,7 +190,7 @@ set_defaults(struct mr_cfg *cfg)
 {
     for (size_t i = 0; i < N_SPECS; i++) {
         const struct spec *sp = &specs[i];
-        char *field = (char *)cfg + sp->off;
+        void *field = (char *)cfg + sp->off;
         switch (sp->type) {
         case T_INT:
             *(int *)field = (int)sp->def;
@@ -233,7 +233,7 @@ apply_strs(struct mr_cfg *cfg, const struct spec *sp, const config_setting_t *s,
 static int
 apply(struct mr_cfg *cfg, const struct spec *sp, const config_setting_t *s, struct mr_err *err)
 {
-    char *field = (char *)cfg + sp->off;
+    void *field = (char *)cfg + sp->off;
     int t = config_setting_type(s);
     char reason[160];
     switch (sp->type) {
@@ -379,7 +379,7 @@ void
 mr_cfg_fini(struct mr_cfg *cfg)
 {
     for (size_t i = 0; i < N_SPECS; i++) {
-        char *field = (char *)cfg + specs[i].off;
+        void *field = (char *)cfg + specs[i].off;
         if (specs[i].type == T_STR) {
             free(*(char **)field);
             *(char **)field = NULL;
