@@ -89,6 +89,11 @@ run: millrace
 bench: millrace
 	@scripts/bench.sh
 
+# Soak (SOAK_REQUESTS, default 1,000,000 mixed requests): RSS and descriptors per worker.
+soak: millrace
+	@if scripts/stack.sh up; then python3 tests/soak/soak.py; rc=$$?; else rc=1; fi; \
+	  scripts/stack.sh down; exit $$rc
+
 # Chaos under load (CHAOS_SECONDS, default 60): loopback only, bounded, stops by itself.
 chaos: millrace
 	@if scripts/stack.sh up; then python3 tests/chaos/chaos.py; rc=$$?; else rc=1; fi; \
@@ -110,7 +115,7 @@ install: millrace
 	  $(DESTDIR)/etc/millrace $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 millrace $(DESTDIR)$(PREFIX)/sbin/millrace
 	install -m 0644 etc/millrace.conf $(DESTDIR)$(PREFIX)/share/doc/millrace/millrace.conf.sample
-	install -m 0644 nginx-sample.conf README.md $(DESTDIR)$(PREFIX)/share/doc/millrace/
+	install -m 0644 nginx-sample.conf README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/millrace/
 	install -m 0644 systemd/*.service systemd/*.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	test -e $(DESTDIR)/etc/millrace/millrace.conf || \
 	  install -m 0640 etc/millrace.conf $(DESTDIR)/etc/millrace/millrace.conf

@@ -38,23 +38,43 @@ describe(struct mr_listen *l)
     l->path[0] = '\0'; /* inherited: not ours to unlink */
 }
 
-int
-mr_listen_inherit(struct mr_listen *l)
+/* systemd passes fds 3.. and, with FileDescriptorName=, their names colon-separated in
+ * LISTEN_FDNAMES. The one named "status" is the status socket; the first other one serves. */
+static void
+inherit_systemd(struct mr_listen *l, struct mr_listen *status, long n)
 {
+    const char *names = getenv("LISTEN_FDNAMES");
+    for (long k = 0; k < n && k < 64; k++) {
+        int fd = 3 + (int)k;
+        size_t len = names ? strcspn(names, ":") : 0;
+        bool is_status = names && len == 6 && strncmp(names, "status", 6) == 0;
+        if (names)
+            names = names[len] == ':' ? names + len + 1 : NULL;
+        if (!is_listening_socket(fd))
+            continue;
+        struct mr_listen *dst = is_status ? status : l;
+        if (dst->fd >= 0)
+            continue;
+        dst->fd = fd;
+        dst->origin = MR_LISTEN_SYSTEMD;
+        describe(dst);
+    }
+}
+
+int
+mr_listen_inherit(struct mr_listen *l, struct mr_listen *status)
+{
+    l->fd = status->fd = -1;
     const char *pid = getenv("LISTEN_PID");
     const char *fds = getenv("LISTEN_FDS");
-    if (pid != NULL && fds != NULL && strtol(pid, NULL, 10) == (long)getpid() &&
-        strtol(fds, NULL, 10) >= 1) {
-        (void)unsetenv("LISTEN_PID");
-        (void)unsetenv("LISTEN_FDS");
-        (void)unsetenv("LISTEN_FDNAMES");
-        if (is_listening_socket(3)) {
-            l->fd = 3;
-            l->origin = MR_LISTEN_SYSTEMD;
-            describe(l);
-            return 1;
-        }
-    }
+    long n = fds ? strtol(fds, NULL, 10) : 0;
+    if (pid != NULL && strtol(pid, NULL, 10) == (long)getpid() && n >= 1)
+        inherit_systemd(l, status, n);
+    (void)unsetenv("LISTEN_PID");
+    (void)unsetenv("LISTEN_FDS");
+    (void)unsetenv("LISTEN_FDNAMES");
+    if (l->fd >= 0)
+        return 1;
     if (is_listening_socket(0)) {
         l->fd = 0;
         l->origin = MR_LISTEN_STDIN;

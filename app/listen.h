@@ -33,9 +33,10 @@ struct mr_listen_opts {
     int mode;
 };
 
-/* Finds an inherited socket (and unsets LISTEN_* so children do not see them). Returns 1 and
- * fills l when one was inherited, 0 when none. */
-int mr_listen_inherit(struct mr_listen *l);
+/* Finds inherited sockets (and unsets LISTEN_* so children do not see them). Returns 1 and
+ * fills l when a serving socket was inherited, 0 when none. A systemd socket named "status"
+ * (FileDescriptorName=status) fills `status` (else its fd is -1). */
+int mr_listen_inherit(struct mr_listen *l, struct mr_listen *status);
 /* Binds and listens per opts. Returns 0, or -EADDRINUSE/-EINVAL/-errno with the reason. */
 MR_MUST_CHECK int mr_listen_open(struct mr_listen *l, const struct mr_listen_opts *opts,
                                  struct mr_err *err);

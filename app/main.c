@@ -113,7 +113,8 @@ main(int argc, char **argv)
     }
     mr_notify_init();
     struct mr_listen l = {.fd = -1};
-    if (mr_listen_inherit(&l) == 0) {
+    struct mr_listen status_l = {.fd = -1};
+    if (mr_listen_inherit(&l, &status_l) == 0) {
         struct mr_listen_opts o = {cfg.listen, cfg.listen_backlog, cfg.listen_owner,
                                    cfg.listen_group, cfg.listen_mode};
         if (mr_listen_open(&l, &o, &err) < 0) {
@@ -122,8 +123,7 @@ main(int argc, char **argv)
             return 1;
         }
     }
-    struct mr_listen status_l = {.fd = -1};
-    if (*cfg.status_listen != '\0' && l.origin != MR_LISTEN_STDIN) {
+    if (status_l.fd < 0 && *cfg.status_listen != '\0' && l.origin != MR_LISTEN_STDIN) {
         struct mr_listen_opts o = {cfg.status_listen, 64, cfg.listen_owner, cfg.listen_group,
                                    cfg.listen_mode};
         if (mr_listen_open(&status_l, &o, &err) < 0) {
@@ -143,9 +143,10 @@ main(int argc, char **argv)
     int rc;
     /* spawn-fcgi: fd 0 listening, no LISTEN_FDS and no systemd (INVOCATION_ID is set for
      * every systemd unit, StandardInput=socket included). */
-    if (l.origin == MR_LISTEN_STDIN && getenv("INVOCATION_ID") == NULL)
+    if (l.origin == MR_LISTEN_STDIN && getenv("INVOCATION_ID") == NULL) {
         rc = run_single_worker(&cfg, &l);
-    else
+        mr_cfg_fini(&cfg);
+    } else
         rc = mr_mgr_run(&cfg, &l, &status_l);
     return rc;
 }

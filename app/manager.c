@@ -33,6 +33,7 @@
 #define STARTING_LIMIT_MS 10000
 
 struct mr_mgr {
+    pid_t pid;
     struct mr_cfg cfg;
     struct mr_listen *ls;
     struct mr_listen *status_ls;
@@ -48,6 +49,7 @@ struct mr_mgr {
     unsigned generation;
     pid_t prober;
     int64_t prober_started_ms;
+    bool prober_stop_planned; /* we sent it SIGTERM (reload, log reopen) */
     bool stopping;
     int64_t stop_deadline_ms;
     int64_t spawn_window_ms; /* start of the current 1 s spawn-rate window */
@@ -114,6 +116,16 @@ free_slot(struct mr_mgr *m)
     return -1;
 }
 
+/* In a child just forked by the manager: die with the manager (an orphaned worker must not
+ * serve on with an old config), and catch the case where it died before prctl ran. */
+static void
+die_with_manager(pid_t manager)
+{
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != manager)
+        _exit(0);
+}
+
 static bool
 spawn_allowed(struct mr_mgr *m, int64_t now)
 {
@@ -145,6 +157,7 @@ spawn_worker(struct mr_mgr *m, int64_t now)
         return;
     }
     if (pid == 0) {
+        die_with_manager(m->pid);
         if (m->status_ls->fd >= 0)
             (void)close(m->status_ls->fd);
         struct mr_worker_args a = {&m->cfg,          m->sb, slot, w, m->ls->fd, mr_handler_table,
@@ -164,6 +177,7 @@ spawn_prober(struct mr_mgr *m, int64_t now)
         return;
     }
     if (pid == 0) {
+        die_with_manager(m->pid);
         (void)close(m->ls->fd); /* the prober serves nothing; only workers hold the socket */
         _exit(mr_prober_run(&m->cfg, m->sb));
     }
@@ -187,6 +201,7 @@ spawn_status(struct mr_mgr *m, int64_t now)
         return;
     }
     if (pid == 0) {
+        die_with_manager(m->pid);
         (void)close(m->ls->fd);
         struct mr_worker_args a = {&m->cfg,         m->sb,           -1,   w, m->status_ls->fd,
                                    mr_status_table, mr_status_count, false};
@@ -400,8 +415,9 @@ reap(struct mr_mgr *m, int64_t now)
         }
         if (pid == m->prober) {
             m->prober = 0;
-            if (!m->stopping)
+            if (!m->stopping && !m->prober_stop_planned)
                 mr_log(MR_LOG_WARNING, "prober_exited", "pid=%d status=%d", pid, status);
+            m->prober_stop_planned = false;
             continue;
         }
         for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
@@ -496,8 +512,10 @@ reload(struct mr_mgr *m)
                                                                             : live);
     m->generation++;
     atomic_store(&m->sb->pool.generation, m->generation);
-    if (m->prober > 0)
+    if (m->prober > 0) {
+        m->prober_stop_planned = true;
         (void)kill(m->prober, SIGTERM); /* restarted with the new backends */
+    }
     mr_log(MR_LOG_INFO, "config_reloaded", "path=%s generation=%u workers=%d", m->cfg.path,
            m->generation, m->cfg.workers);
     (void)mr_notify("READY=1");
@@ -641,8 +659,10 @@ reopen_logs(struct mr_mgr *m)
     }
     if (m->status_pid > 0)
         (void)kill(m->status_pid, SIGUSR1);
-    if (m->prober > 0)
+    if (m->prober > 0) {
+        m->prober_stop_planned = true;
         (void)kill(m->prober, SIGTERM); /* restarted within a second, with the new file */
+    }
 }
 
 static void
@@ -687,7 +707,8 @@ tick(struct mr_mgr *m, int64_t now)
 int
 mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l)
 {
-    struct mr_mgr m = {.cfg = *cfg, .ls = l, .status_ls = status_l, .generation = 1};
+    struct mr_mgr m = {
+        .pid = getpid(), .cfg = *cfg, .ls = l, .status_ls = status_l, .generation = 1};
     struct mr_err err;
     m.sb = mr_sb_new(cfg->db.n_replicas, &err);
     if (m.sb == NULL) {

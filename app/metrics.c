@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/clock.h"
 #include "app/metrics.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -34,8 +35,10 @@ render_requests(const struct mr_sb *sb, const struct mr_route *routes, size_t n,
             continue;
         for (int c = 1; c <= 5; c++) {
             uint64_t v = LOAD(sb->routes[i].by_class[c]);
-            if (v == 0 && c != 2)
-                continue; /* keep the exposition short: 2xx always, others once seen */
+            /* 2xx, 4xx and 5xx always exist (at 0), so that rate() sees the first errors; 1xx
+             * and 3xx only once seen. */
+            if (v == 0 && (c == 1 || c == 3))
+                continue;
             mr_buf_puts(b, "millrace_requests_total{");
             route_label(b, routes, n, i);
             mr_buf_printf(b, ",status=\"%dxx\"} %llu\n", c, (unsigned long long)v);
@@ -126,6 +129,15 @@ render_backends(const struct mr_sb *sb, struct mr_buf *b)
         mr_buf_printf(b, "millrace_backend_failures_total{backend=\"%s\",role=\"%s\"} %llu\n",
                       s->name, role, (unsigned long long)LOAD(s->failures_total));
     }
+    head(b, "millrace_backend_probe_age_seconds", "gauge",
+         "Time since the prober last probed the backend (a hung prober shows here).");
+    int64_t now = mr_clock_ms();
+    for (int i = 0; i <= sb->n_pg; i++) {
+        const struct mr_health_slot *s = backend_at(sb, i, &role);
+        int64_t at = LOAD(s->probed_ms);
+        mr_buf_printf(b, "millrace_backend_probe_age_seconds{backend=\"%s\",role=\"%s\"} %.3f\n",
+                      s->name, role, at ? (double)(now - at) / 1000.0 : -1.0);
+    }
     head(b, "millrace_replica_lag_seconds", "gauge",
          "How far a replica's replay is behind the primary, in time.");
     for (int i = 1; i < sb->n_pg; i++)
@@ -168,6 +180,12 @@ render_pool(const struct mr_sb *sb, struct mr_buf *b)
         if (s > 0 && s < 6)
             count[s]++;
     }
+    long rss_kb = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++)
+        if (LOAD(sb->workers[i].pid) != 0)
+            rss_kb += LOAD(sb->workers[i].rss_kb);
+    gauge(b, "millrace_workers_rss_bytes", "Resident memory of all workers (sampled each second).",
+          (long long)rss_kb * 1024);
     head(b, "millrace_workers", "gauge", "Worker processes by state.");
     for (int s = 1; s < 6; s++)
         mr_buf_printf(b, "millrace_workers{state=\"%s\"} %d\n", names[s], count[s]);

