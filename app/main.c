@@ -18,6 +18,7 @@
 #include "app/privs.h"
 #include "app/scoreboard.h"
 #include "app/worker.h"
+#include "handlers/handlers.h"
 
 #ifndef MR_VERSION
 #define MR_VERSION "0.1.0"
@@ -47,7 +48,8 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
     }
     atomic_store(&sb->workers[0].pid, getpid());
     mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0", getpid());
-    struct mr_worker_args a = {cfg, sb, 0, l->fd};
+    struct mr_worker_args a = {cfg, sb, 0, &sb->workers[0], l->fd, mr_handler_table,
+                               mr_handler_count, true};
     int rc = mr_worker_run(&a);
     mr_sb_free(&sb);
     return rc;
@@ -102,8 +104,20 @@ main(int argc, char **argv)
             return 1;
         }
     }
+    struct mr_listen status_l = {.fd = -1};
+    if (*cfg.status_listen != '\0' && l.origin != MR_LISTEN_STDIN) {
+        struct mr_listen_opts o = {cfg.status_listen, 64, cfg.listen_owner, cfg.listen_group,
+                                   cfg.listen_mode};
+        if (mr_listen_open(&status_l, &o, &err) < 0) {
+            mr_log(MR_LOG_ERR, "start_failed", "what=status_listen err=\"%s\"", err.msg);
+            mr_listen_close(&l);
+            mr_cfg_fini(&cfg);
+            return 1;
+        }
+    }
     if (mr_privs_drop(&cfg, &err) < 0) {
         mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+        mr_listen_close(&status_l);
         mr_listen_close(&l);
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
@@ -114,6 +128,6 @@ main(int argc, char **argv)
     if (l.origin == MR_LISTEN_STDIN && getenv("INVOCATION_ID") == NULL)
         rc = run_single_worker(&cfg, &l);
     else
-        rc = mr_mgr_run(&cfg, &l);
+        rc = mr_mgr_run(&cfg, &l, &status_l);
     return rc;
 }

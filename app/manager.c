@@ -26,6 +26,7 @@
 #include "app/prober.h"
 #include "app/scoreboard.h"
 #include "app/worker.h"
+#include "handlers/handlers.h"
 
 #define TICK_MS 100
 #define STARTING_LIMIT_MS 10000
@@ -33,6 +34,11 @@
 struct mr_mgr {
     struct mr_cfg cfg;
     struct mr_listen *ls;
+    struct mr_listen *status_ls;
+    pid_t status_pid;
+    int64_t status_started_ms;
+    int64_t last_full_warn_ms;
+    bool was_full;
     struct mr_sb *sb;
     unsigned generation;
     pid_t prober;
@@ -124,7 +130,10 @@ spawn_worker(struct mr_mgr *m, int64_t now)
         return;
     }
     if (pid == 0) {
-        struct mr_worker_args a = {&m->cfg, m->sb, slot, m->ls->fd};
+        if (m->status_ls->fd >= 0)
+            (void)close(m->status_ls->fd);
+        struct mr_worker_args a = {&m->cfg, m->sb,           slot, w, m->ls->fd, mr_handler_table,
+                                   mr_handler_count, true};
         _exit(mr_worker_run(&a));
     }
     atomic_store(&w->pid, pid);
@@ -145,6 +154,30 @@ spawn_prober(struct mr_mgr *m, int64_t now)
     }
     m->prober = pid;
     m->prober_started_ms = now;
+}
+
+/* The status process is a worker with its own socket, its own small table (/status,
+ * /metrics, /healthz) and no load shedding, so that it answers when every worker is busy
+ * (php-fpm's pm.status_listen). */
+static void
+spawn_status(struct mr_mgr *m, int64_t now)
+{
+    m->status_started_ms = now;
+    struct mr_sb_worker *w = &m->sb->status_proc;
+    atomic_store(&w->state, MR_W_STARTING);
+    atomic_store(&w->started_ms, now);
+    pid_t pid = fork();
+    if (pid < 0) {
+        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        (void)close(m->ls->fd);
+        struct mr_worker_args a = {&m->cfg,        m->sb,           -1,   w, m->status_ls->fd,
+                                   mr_status_table, mr_status_count, false};
+        _exit(mr_worker_run(&a));
+    }
+    m->status_pid = pid;
 }
 
 /* Counts workers by role in the reload rule (see the top of this file). */
@@ -255,6 +288,12 @@ reap(struct mr_mgr *m, int64_t now)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == m->status_pid) {
+            m->status_pid = 0;
+            if (!m->stopping)
+                mr_log(MR_LOG_WARNING, "status_process_exited", "pid=%d status=%d", pid, status);
+            continue;
+        }
         if (pid == m->prober) {
             m->prober = 0;
             if (!m->stopping)
@@ -365,6 +404,8 @@ signal_all(struct mr_mgr *m, int sig)
     }
     if (m->prober > 0)
         (void)kill(m->prober, SIGTERM);
+    if (m->status_pid > 0)
+        (void)kill(m->status_pid, sig == SIGQUIT ? SIGQUIT : SIGTERM);
 }
 
 static void
@@ -382,7 +423,7 @@ begin_stop(struct mr_mgr *m, bool graceful, int64_t now)
 static int
 children_left(struct mr_mgr *m)
 {
-    return take_census(m).total + (m->prober > 0);
+    return take_census(m).total + (m->prober > 0) + (m->status_pid > 0);
 }
 
 static void
@@ -410,6 +451,43 @@ report_status(struct mr_mgr *m, int64_t now)
     (void)snprintf(line, sizeof(line), "STATUS=active=%d idle=%d requests=%llu", active, idle,
                    (unsigned long long)requests);
     (void)mr_notify(line);
+}
+
+/* Samples the accept queue and busy workers, and says so when the pool is saturated: every
+ * worker busy while connections wait. php-fpm's "server reached pm.max_children" is its most
+ * reported warning; here it carries the numbers and repeats at most every 10 s, and
+ * /metrics counts each episode. */
+static void
+sample_load(struct mr_mgr *m, int64_t now)
+{
+    struct mr_sb_pool *p = &m->sb->pool;
+    int q = mr_listen_queue_len(m->ls);
+    if (q >= 0) {
+        atomic_store(&p->listen_queue, q);
+        if (q > atomic_load(&p->max_listen_queue))
+            atomic_store(&p->max_listen_queue, q);
+    }
+    int active = 0, total = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting))
+            continue;
+        int s = atomic_load(&w->state);
+        total++;
+        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+    }
+    if (active > atomic_load(&p->max_active))
+        atomic_store(&p->max_active, active);
+    bool full = q > 0 && total >= m->cfg.workers && active >= total;
+    if (full && !m->was_full)
+        atomic_fetch_add(&p->max_children_reached, 1);
+    if (full && now - m->last_full_warn_ms >= 10000) {
+        m->last_full_warn_ms = now;
+        mr_log(MR_LOG_WARNING, "max_children_reached",
+               "workers=%d active=%d listen_queue=%d action=\"raise workers if this persists\"",
+               m->cfg.workers, active, q);
+    }
+    m->was_full = full;
 }
 
 static void
@@ -444,13 +522,16 @@ tick(struct mr_mgr *m, int64_t now)
     manage_pool(m, now);
     if (m->prober == 0 && now - m->prober_started_ms >= 1000)
         spawn_prober(m, now);
+    if (m->status_ls->fd >= 0 && m->status_pid == 0 && now - m->status_started_ms >= 1000)
+        spawn_status(m, now);
+    sample_load(m, now);
     report_status(m, now);
 }
 
 int
-mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l)
+mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l)
 {
-    struct mr_mgr m = {.cfg = *cfg, .ls = l, .generation = 1};
+    struct mr_mgr m = {.cfg = *cfg, .ls = l, .status_ls = status_l, .generation = 1};
     struct mr_err err;
     m.sb = mr_sb_new(cfg->db.n_replicas, &err);
     if (m.sb == NULL) {
@@ -462,6 +543,8 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l)
     install_signals(&wait_mask);
     int64_t now = mr_clock_ms();
     spawn_prober(&m, now);
+    if (status_l->fd >= 0)
+        spawn_status(&m, now);
     manage_pool(&m, now);
     mr_log(MR_LOG_INFO, "started", "pid=%d workers=%d listen=%s", getpid(), m.cfg.workers,
            l->origin == MR_LISTEN_BOUND ? m.cfg.listen
@@ -480,6 +563,7 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l)
     mr_log(MR_LOG_INFO, "stopped", "pid=%d", getpid());
     mr_sb_free(&m.sb);
     mr_listen_close(l);
+    mr_listen_close(status_l);
     mr_cfg_fini(&m.cfg);
     return 0;
 }

@@ -13,7 +13,8 @@
 #include "app/config.h"
 #include "app/listen.h"
 
-/* Takes ownership of cfg and l. Returns the process exit code. */
-int mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l);
+/* Takes ownership of cfg, l and status_l (status_l->fd is -1 when status_listen is off).
+ * Returns the process exit code. */
+int mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l);
 
 #endif

@@ -70,6 +70,7 @@ struct mr_sb_pool {
 struct mr_sb {
     struct mr_sb_pool pool;
     struct mr_sb_worker workers[MR_SB_MAX_WORKERS];
+    struct mr_sb_worker status_proc; /* the manager's status process (status_listen) */
     struct mr_sb_route routes[MR_SB_MAX_ROUTES + 1]; /* the last one: unmatched (404/405) */
     struct mr_health_slot redis;
     struct mr_health_slot pg[MR_DB_MAX_REPLICAS + 1]; /* [0] primary, [1..] replicas */

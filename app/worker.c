@@ -27,12 +27,14 @@
 #include "app/log.h"
 #include "app/router.h"
 #include "app/worker.h"
-#include "handlers/handlers.h"
 
 #define MAX_BODY_DRAIN (16 * 1024 * 1024)
 
 struct mr_worker {
     const struct mr_cfg *cfg;
+    const struct mr_route *routes;
+    size_t n_routes;
+    bool is_pool;
     struct mr_sb *sb;
     struct mr_sb_worker *me;
     int slot;
@@ -178,6 +180,16 @@ note_request(struct mr_worker *w, const struct mr_req *req)
     me->uri[n] = '\0';
 }
 
+/* The manager samples the listen queue every 100 ms; answering 503 at once beats letting
+ * nginx wait out its timeout on a queue that cannot drain in time. */
+static bool
+should_shed(const struct mr_worker *w)
+{
+    int depth = w->cfg->shed_queue_depth;
+    return w->is_pool && depth > 0 &&
+           atomic_load_explicit(&w->sb->pool.listen_queue, memory_order_relaxed) >= depth;
+}
+
 /* Parses, routes and runs the handler. Returns the route index for the counters. */
 static int
 dispatch(struct mr_worker *w, struct mr_ctx *ctx)
@@ -197,8 +209,8 @@ dispatch(struct mr_worker *w, struct mr_ctx *ctx)
         return MR_SB_MAX_ROUTES;
     }
     char allow[64];
-    int route = mr_router_match(mr_handler_table, mr_handler_count, ctx->req.method,
-                                ctx->req.path, ctx->req.path_len, allow, sizeof(allow));
+    int route = mr_router_match(w->routes, w->n_routes, ctx->req.method, ctx->req.path,
+                                ctx->req.path_len, allow, sizeof(allow));
     if (route == -404) {
         mr_resp_error(&ctx->resp, 404, "no such path");
         return MR_SB_MAX_ROUTES;
@@ -208,10 +220,17 @@ dispatch(struct mr_worker *w, struct mr_ctx *ctx)
         (void)mr_resp_header(&ctx->resp, "Allow", allow);
         return MR_SB_MAX_ROUTES;
     }
+    if (should_shed(w)) {
+        atomic_fetch_add_explicit(&w->sb->pool.shed, 1, memory_order_relaxed);
+        mr_resp_error(&ctx->resp, 503, "overloaded, retry shortly");
+        (void)mr_resp_header(&ctx->resp, "Retry-After", "1");
+        ctx->err_detail = "load shed: listen queue over shed_queue_depth";
+        return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
+    }
     ctx->deadline_ms = ctx->start_us / 1000 + w->cfg->request_timeout_ms;
     mr_db_deadline(w->db, ctx->deadline_ms);
     mr_cache_deadline(w->cache, ctx->deadline_ms);
-    mr_handler_table[route].fn(ctx);
+    w->routes[route].fn(ctx);
     return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
 }
 
@@ -265,7 +284,10 @@ serve_one(struct mr_worker *w)
     send_response(w, &ctx);
     FCGX_Finish_r(&w->fcgx);
     int64_t us = mr_clock_us() - ctx.start_us;
-    mr_sb_record(w->sb, route, ctx.resp.status, us);
+    if (w->is_pool) {
+        mr_sb_record(w->sb, route, ctx.resp.status, us);
+        atomic_fetch_add_explicit(&w->sb->pool.accepted, 1, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&w->me->requests, 1, memory_order_relaxed);
     atomic_store_explicit(&w->me->last_duration_us, us, memory_order_relaxed);
     atomic_store_explicit(&w->me->last_backend_us, ctx.backend_us, memory_order_relaxed);
@@ -280,7 +302,10 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->cfg = a->cfg;
     w->sb = a->sb;
     w->slot = a->slot;
-    w->me = &a->sb->workers[a->slot];
+    w->me = a->me;
+    w->routes = a->routes;
+    w->n_routes = a->n_routes;
+    w->is_pool = a->is_pool;
     const struct mr_cfg *c = a->cfg;
     w->limits = (struct mr_req_limits){c->max_params,     c->max_params_bytes,
                                        c->max_query_bytes, c->max_query_params,
@@ -362,7 +387,6 @@ mr_worker_run(const struct mr_worker_args *a)
             w.fcgx.ipcFd = -1;
             continue;
         }
-        atomic_fetch_add_explicit(&w.sb->pool.accepted, 1, memory_order_relaxed);
         serve_one(&w);
         served++;
     }

@@ -10,13 +10,19 @@
 #include <stdbool.h>
 
 #include "app/config.h"
+#include "app/router.h"
 #include "app/scoreboard.h"
 
 struct mr_worker_args {
     const struct mr_cfg *cfg;
     struct mr_sb *sb;
-    int slot;
+    int slot;                   /* index for logs */
+    struct mr_sb_worker *me;    /* the slot this process writes */
     int listen_fd;
+    const struct mr_route *routes; /* the handler table it serves */
+    size_t n_routes;
+    bool is_pool; /* a pool worker: counted in the route metrics, sheds load (the status
+                   * process is neither) */
 };
 
 /* Runs until told to stop or max_requests is reached. Returns the process exit code. */

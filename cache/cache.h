@@ -42,6 +42,7 @@ struct mr_cache_item {
     const char *val; /* get: in the arena, NULL on miss; set: the payload */
     size_t val_len;
     bool hit;
+    bool early; /* get: a hit that XFetch turned into a miss (the key still exists) */
 };
 
 struct mr_cache_stats {
@@ -62,9 +63,11 @@ void mr_cache_deadline(struct mr_cache *c, int64_t deadline_ms);
 MR_MUST_CHECK int mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n,
                                 struct mr_arena *arena, struct mr_err *err);
 /* SET key val PX ttl±jitter for all n items in one pipeline. compute_us is how long the
- * source of these values took (the XFetch delta). */
+ * source of these values took (the XFetch delta). only_if_absent adds NX to every item
+ * not marked `early`: a fill after a miss must not overwrite a fresher value written
+ * meanwhile by an update, while an early refresh must replace the value it refreshes. */
 MR_MUST_CHECK int mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
-                                int64_t compute_us, struct mr_err *err);
+                                int64_t compute_us, bool only_if_absent, struct mr_err *err);
 /* DEL of n keys in one command. */
 MR_MUST_CHECK int mr_cache_mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
                                 struct mr_err *err);

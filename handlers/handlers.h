@@ -29,6 +29,12 @@ void h_fortunes(struct mr_ctx *ctx);
 
 /* ops.c: /readyz, /status, /metrics */
 void h_readyz(struct mr_ctx *ctx);
+void h_status(struct mr_ctx *ctx);
+void h_metrics(struct mr_ctx *ctx);
+
+/* The table of the manager's status process (status_listen). */
+extern const struct mr_route mr_status_table[];
+extern const size_t mr_status_count;
 
 #ifdef MR_TEST_BUILD
 /* testonly.c: compiled only into the test build */

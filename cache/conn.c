@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* conn: the worker's one Redis connection, and the policy for when Redis misbehaves.
+ *
+ * hiredis 0.14 has one timeout per socket (SO_RCVTIMEO/SO_SNDTIMEO) and a connect timeout
+ * only as an argument of the connect call, so both are applied here by hand: the connect gets
+ * min(connect_timeout_ms, time to the request deadline), and every command min(command_
+ * timeout_ms, time to the deadline), set on the socket just before it is sent. The socket
+ * timeout bounds each read(2), not the whole reply; a Redis that drips a large reply byte by
+ * byte could stretch a call past it, which a local Redis does not do.
+ *
+ * After any I/O error or timeout the context is unusable (a reply may be half read), so it is
+ * freed, and no new connect is tried before a backoff that doubles from reconnect_backoff_ms
+ * to reconnect_backoff_max_ms and resets after a successful command (not a successful
+ * connect: a stopped Redis still completes the TCP handshake from its listen backlog). During
+ * the backoff calls fail at once, so a dead Redis costs no connect per request. Failures also
+ * feed the breaker in shared memory, which spares the other workers the same discovery.
+ *
+ * Only state changes are logged, once each: conn_lost, conn_restored, breaker_open. The
+ * failing call itself returns its reason to the caller, which logs it. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "hiredis.h"
+
+#include "app/clock.h"
+#include "app/log.h"
+#include "cache/internal.h"
+
+static struct timeval
+ms_tv(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+static void
+health_failed(struct mr_cache *c, bool is_probe, int64_t now_ms)
+{
+    if (is_probe)
+        return;
+    if (mr_health_failure(c->health, &c->cfg->breaker, now_ms))
+        mr_log(MR_LOG_WARNING, "breaker_open", "pid=%d backend=redis cooldown_ms=%d", (int)getpid(),
+               c->cfg->breaker.cooldown_ms);
+}
+
+void
+mr_cache__conn_drop(struct mr_cache *c)
+{
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    c->ctx = NULL;
+    c->timeout_set_ms = 0;
+}
+
+/* The connection is gone: free it, push the next connect back, count the failure. */
+static int
+conn_failed(struct mr_cache *c, bool is_probe, int code, const char *reason, struct mr_err *err)
+{
+    int64_t now_ms = mr_clock_ms();
+    int max_ms = c->cfg->reconnect_backoff_max_ms;
+    mr_cache__conn_drop(c);
+    c->retry_at_ms = now_ms + c->backoff_ms;
+    c->backoff_ms = c->backoff_ms > max_ms / 2 ? max_ms : c->backoff_ms * 2;
+    (void)snprintf(c->down_reason, sizeof(c->down_reason), "%s", reason);
+    /* The prober owns the up/down state of a backend and logs it; its pings stay quiet. */
+    if (!is_probe && !c->is_down) {
+        char q[MR_CACHE__REASON_LEN + 16];
+        c->is_down = true;
+        mr_log(MR_LOG_WARNING, "conn_lost", "pid=%d backend=redis retry_ms=%lld err=%s",
+               (int)getpid(), (long long)(c->retry_at_ms - now_ms),
+               mr_log_quote(q, sizeof(q), reason));
+    }
+    health_failed(c, is_probe, now_ms);
+    return mr_err_set(err, code, "redis: %s", reason);
+}
+
+static int
+conn_open(struct mr_cache *c, bool is_probe, struct mr_err *err)
+{
+    const struct mr_cache_cfg *cfg = c->cfg;
+    int ms = mr_clock_left_ms(c->deadline_ms, cfg->connect_timeout_ms);
+    if (ms == 0)
+        return mr_err_set(err, -ETIMEDOUT, "redis: request deadline passed before connecting");
+    bool is_unix = cfg->host[0] == '/';
+    errno = 0;
+    redisContext *ctx = is_unix ? redisConnectUnixWithTimeout(cfg->host, ms_tv(ms))
+                                : redisConnectWithTimeout(cfg->host, cfg->port, ms_tv(ms));
+    int saved_errno = errno;
+    /* Keepalive makes a peer that vanished (host down, NAT entry dropped) fail the next
+     * command at once with a reset, instead of after a full command timeout. */
+    if (ctx != NULL && ctx->err == 0 && !is_unix && redisEnableKeepAlive(ctx) != REDIS_OK)
+        saved_errno = errno;
+    char reason[MR_CACHE__REASON_LEN];
+    if (ctx == NULL || ctx->err != 0) {
+        char port[16] = "";
+        if (!is_unix)
+            (void)snprintf(port, sizeof(port), ":%d", cfg->port);
+        (void)snprintf(reason, sizeof(reason), "connect to %s%s failed: %s", cfg->host, port,
+                       ctx != NULL ? ctx->errstr : "out of memory");
+        /* hiredis reports a connect timeout as errno ETIMEDOUT from its poll. */
+        int code = saved_errno == ETIMEDOUT || saved_errno == EAGAIN ? -ETIMEDOUT : -ECONNREFUSED;
+        if (ctx != NULL)
+            redisFree(ctx);
+        return conn_failed(c, is_probe, code, reason, err);
+    }
+    c->ctx = ctx;
+    /* Unknown: whatever hiredis left on the socket is replaced before the first command. */
+    c->timeout_set_ms = 0;
+    return 0;
+}
+
+static int
+set_timeout(struct mr_cache *c, bool is_probe, struct mr_err *err)
+{
+    int ms = mr_clock_left_ms(c->deadline_ms, c->cfg->command_timeout_ms);
+    /* A zero timeval means "wait forever" to SO_RCVTIMEO: a spent deadline sends nothing. */
+    if (ms == 0)
+        return mr_err_set(err, -ETIMEDOUT, "redis: request deadline passed before the call");
+    /* Two setsockopt calls saved per request when no deadline changes the value. */
+    if (ms == c->timeout_set_ms)
+        return 0;
+    if (redisSetTimeout(c->ctx, ms_tv(ms)) != REDIS_OK)
+        return mr_cache__call_io_failed(c, is_probe, errno, err);
+    c->timeout_set_ms = ms;
+    return 0;
+}
+
+int
+mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
+{
+    int64_t now_ms = mr_clock_ms();
+    if (c->deadline_ms != 0 && now_ms >= c->deadline_ms)
+        return mr_err_set(err, -ETIMEDOUT, "redis: request deadline passed before the call");
+    if (c->ctx == NULL && !is_probe && now_ms < c->retry_at_ms)
+        return mr_err_set(err, -ECONNREFUSED, "redis: reconnect in %lldms; last error: %s",
+                          (long long)(c->retry_at_ms - now_ms), c->down_reason);
+    if (!is_probe && !mr_health_allow(c->health, &c->cfg->breaker, now_ms))
+        return mr_err_set(err, -ECONNREFUSED, "redis: circuit breaker open");
+    if (c->ctx == NULL) {
+        int rc = conn_open(c, is_probe, err);
+        if (rc < 0)
+            return rc;
+    }
+    return set_timeout(c, is_probe, err);
+}
+
+void
+mr_cache__call_ok(struct mr_cache *c, bool is_probe)
+{
+    c->backoff_ms = c->cfg->reconnect_backoff_ms;
+    if (is_probe)
+        return;
+    mr_health_success(c->health);
+    if (c->is_down) {
+        c->is_down = false;
+        mr_log(MR_LOG_INFO, "conn_restored", "pid=%d backend=redis", (int)getpid());
+    }
+}
+
+int
+mr_cache__call_io_failed(struct mr_cache *c, bool is_probe, int saved_errno, struct mr_err *err)
+{
+    assert(c->ctx != NULL);
+    char reason[MR_CACHE__REASON_LEN];
+    int code = -EIO;
+    /* A socket timeout reaches hiredis as read(2) or write(2) failing with EAGAIN. */
+    if (c->ctx->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == ETIMEDOUT)) {
+        code = -ETIMEDOUT;
+        (void)snprintf(reason, sizeof(reason), "command timed out after %dms", c->timeout_set_ms);
+    } else {
+        (void)snprintf(reason, sizeof(reason), "connection failed: %s", c->ctx->errstr);
+    }
+    return conn_failed(c, is_probe, code, reason, err);
+}
+
+int
+mr_cache__call_desync(struct mr_cache *c, bool is_probe, const char *what, struct mr_err *err)
+{
+    return conn_failed(c, is_probe, -EIO, what, err);
+}
+
+int
+mr_cache__call_reply_failed(struct mr_cache *c, bool is_probe, const char *what, struct mr_err *err)
+{
+    health_failed(c, is_probe, mr_clock_ms());
+    return mr_err_set(err, -EIO, "redis: %s", what);
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* cache/internal.h: what the files of cache/ share, and nothing outside cache/ may use.
+ * cache.c owns the handle, conn.c the connection and its failure policy, ops.c the commands,
+ * xfetch.c the value envelope and the expiry decisions, rng.c the per-process randomness.
+ *
+ * The pure functions at the end (envelope, XFetch decision, TTL jitter, RNG) are declared
+ * here, not static, so that tests/unit/test_cache.c can check them without a Redis; they
+ * touch no connection, clock or global state. hiredis types stay out of this header too
+ * (a forward declaration suffices), so the unit test needs no hiredis include. */
+#ifndef MR_CACHE_INTERNAL_H
+#define MR_CACHE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+
+struct redisContext;
+
+#define MR_CACHE__REASON_LEN 200
+
+/* Buffers reused by every command, so that a steady-state call allocates nothing of ours:
+ * `bytes` holds the prefixed keys, envelopes and TTL digits, `argv`/`argvlen` point into it.
+ * They grow to the largest call seen and are trimmed back after an unusually large one. */
+struct mr_cache__scratch {
+    char *bytes;
+    size_t bytes_cap;
+    const char **argv;
+    size_t *argvlen;
+    size_t argv_cap;
+};
+
+struct mr_cache {
+    const struct mr_cache_cfg *cfg;
+    struct mr_health_slot *health;
+    struct redisContext *ctx; /* NULL while not connected */
+    size_t prefix_len;
+    int64_t deadline_ms; /* monotonic, from mr_cache_deadline; 0 for none */
+    int64_t retry_at_ms; /* monotonic; no connect is tried before it */
+    int backoff_ms;      /* the wait the next connection failure imposes */
+    int timeout_set_ms;  /* the socket timeout ctx has now, so that it is set only on change */
+    bool is_down;        /* event=cache_conn_lost logged and _restored not yet */
+    char down_reason[MR_CACHE__REASON_LEN]; /* why the connection last failed */
+    uint64_t rng;
+    struct mr_cache__scratch scratch;
+    struct mr_cache_stats stats;
+};
+
+/* conn.c: every command goes begin -> (send, read) -> ok | io_failed | reply_failed.
+ * A probe (mr_cache_ping) skips the backoff and the breaker and reports into neither: the
+ * prober calls it on its own interval and keeps the backend's state itself. */
+
+/* Checks the deadline, the backoff and the breaker, connects when needed and sets the socket
+ * timeout. Returns 0 with c->ctx ready, or -ETIMEDOUT/-ECONNREFUSED with nothing sent. */
+MR_MUST_CHECK int mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err);
+/* The call succeeded: closes the breaker, resets the backoff, logs a restored connection. */
+void mr_cache__call_ok(struct mr_cache *c, bool is_probe);
+/* hiredis failed on c->ctx (saved_errno is errno right after): drops the connection, starts
+ * the backoff, feeds the breaker. Returns -ETIMEDOUT or -EIO with the reason in err. */
+MR_MUST_CHECK int mr_cache__call_io_failed(struct mr_cache *c, bool is_probe, int saved_errno,
+                                           struct mr_err *err);
+/* Redis answered, but not what the command must answer (an error reply such as LOADING or
+ * OOM): the connection is kept, the breaker is fed. Returns -EIO with `what` in err. */
+MR_MUST_CHECK int mr_cache__call_reply_failed(struct mr_cache *c, bool is_probe, const char *what,
+                                              struct mr_err *err);
+/* Like call_io_failed for a reply that leaves the stream out of step (wrong type or count). */
+MR_MUST_CHECK int mr_cache__call_desync(struct mr_cache *c, bool is_probe, const char *what,
+                                        struct mr_err *err);
+/* Frees the connection, if any. */
+void mr_cache__conn_drop(struct mr_cache *c);
+
+/* ops.c */
+void mr_cache__scratch_fini(struct mr_cache__scratch *s);
+
+/* xfetch.c: the value envelope. All integers little-endian, byte by byte (no alignment):
+ *
+ *   offset size  field
+ *   0      1     magic 0xF5 (never a byte of valid UTF-8, so no text value looks like one)
+ *   1      1     version 1
+ *   2      4     delta_us   u32: time the source took to compute the payload, saturated
+ *   6      8     expiry_ms  i64: absolute wall-clock expiry, ms since the Unix epoch, > 0
+ *   14     4     payload_len u32: must equal the bytes that follow, exactly
+ *   18     n     payload
+ *
+ * Wall-clock, not monotonic, because other processes, hosts and restarts read the value.
+ * Anything else (too short, wrong magic or version, length mismatch, expiry <= 0) is
+ * rejected and the read is a miss. */
+#define MR_CACHE__ENV_MAGIC 0xF5u
+#define MR_CACHE__ENV_VERSION 1u
+#define MR_CACHE__ENV_HEADER 18u
+
+struct mr_cache__env {
+    uint32_t delta_us;
+    int64_t expiry_ms;
+    const char *payload; /* borrowed from the parsed buffer */
+    size_t payload_len;
+};
+
+/* Writes the envelope into dst, which has room for MR_CACHE__ENV_HEADER + payload_len bytes
+ * (the caller checked payload_len <= UINT32_MAX). Returns the bytes written. */
+size_t mr_cache__env_encode(char *dst, int64_t delta_us, int64_t expiry_ms, const char *payload,
+                            size_t payload_len);
+/* Returns 0 and fills out, or -EINVAL for anything that is not a well-formed envelope. */
+MR_MUST_CHECK int mr_cache__env_parse(const char *buf, size_t len, struct mr_cache__env *out);
+
+/* XFetch: true when a hit should be served as a miss so that this reader recomputes early:
+ * now - delta * beta * ln(rnd) >= expiry, with rnd in (0, 1]. beta <= 0 (or NaN) disables
+ * it entirely, even past the envelope's expiry: Redis's TTL is then the only expiry. */
+bool mr_cache__xfetch_early(int64_t now_ms, uint32_t delta_us, int64_t expiry_ms, double beta,
+                            double rnd);
+/* ttl_ms +- jitter_pct percent: rnd 0 gives the low end, 1 the high end, uniform between;
+ * the result is at least 1. jitter_pct is clamped to [0, 100]. */
+int mr_cache__ttl_jitter(int ttl_ms, int jitter_pct, double rnd);
+
+/* rng.c: splitmix64, one state per handle, seeded after fork from the pid and both clocks
+ * (and getrandom when it answers), so sibling workers never share a sequence. */
+uint64_t mr_cache__rng_seed(void);
+uint64_t mr_cache__rng_next(uint64_t *state);
+/* In (0, 1]: never 0, so that ln() is finite. */
+double mr_cache__rng_unit(uint64_t *state);
+
+#endif

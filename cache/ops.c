@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* ops: the commands (MGET, pipelined SET PX, DEL, PING) and their replies. Each public call
+ * is one round trip: conn.c decides whether it may be sent and what a failure means; this
+ * file builds binary-safe argv vectors in the handle's scratch buffers (so a steady-state
+ * call allocates nothing of its own; hiredis still allocates its output buffer and replies),
+ * wraps values in the XFetch envelope, and copies hits into the caller's arena before the
+ * reply is freed. A pipeline reads every reply it asked for, even after an error reply, so
+ * the stream stays in step for the next call. */
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hiredis.h"
+
+#include "cache/internal.h"
+
+/* A call larger than this frees its scratch afterwards, so one huge mset does not pin
+ * memory in every worker for the rest of its life. */
+#define SCRATCH_KEEP_BYTES ((size_t)64 * 1024)
+#define SCRATCH_KEEP_ARGS ((size_t)1024)
+/* Redis refuses bulk strings over 512 MiB (proto-max-bulk-len); refuse them before sending. */
+#define MAX_VALUE_BYTES ((size_t)512 * 1024 * 1024 - MR_CACHE__ENV_HEADER)
+
+static const char cmd_set[] = "SET";
+static const char cmd_px[] = "PX";
+
+static char *
+scratch_bytes(struct mr_cache__scratch *s, size_t need)
+{
+    if (need > s->bytes_cap) {
+        size_t cap = s->bytes_cap < 512 ? 1024 : 2 * s->bytes_cap;
+        free(s->bytes);
+        s->bytes_cap = need > cap ? need : cap;
+        s->bytes = mr_xmalloc(s->bytes_cap);
+    }
+    return s->bytes;
+}
+
+static void
+scratch_args(struct mr_cache__scratch *s, size_t need)
+{
+    if (need <= s->argv_cap)
+        return;
+    size_t cap = s->argv_cap < 8 ? 16 : 2 * s->argv_cap;
+    cap = need > cap ? need : cap;
+    free(s->argv);
+    free(s->argvlen);
+    s->argv = mr_xcalloc(cap, sizeof(*s->argv));
+    s->argvlen = mr_xcalloc(cap, sizeof(*s->argvlen));
+    s->argv_cap = cap;
+}
+
+void
+mr_cache__scratch_fini(struct mr_cache__scratch *s)
+{
+    free(s->bytes);
+    free(s->argv);
+    free(s->argvlen);
+    *s = (struct mr_cache__scratch){0};
+}
+
+static void
+scratch_trim(struct mr_cache__scratch *s)
+{
+    if (s->bytes_cap > SCRATCH_KEEP_BYTES || s->argv_cap > SCRATCH_KEEP_ARGS)
+        mr_cache__scratch_fini(s);
+}
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes prefix + key at p; returns the bytes written. */
+static size_t
+put_key(const struct mr_cache *c, char *p, const struct mr_cache_item *it)
+{
+    if (c->prefix_len > 0)
+        memcpy(p, c->cfg->key_prefix, c->prefix_len);
+    if (it->key_len > 0)
+        memcpy(p + c->prefix_len, it->key, it->key_len);
+    return c->prefix_len + it->key_len;
+}
+
+/* argv = cmd, then the n prefixed keys. Returns argc, or -EINVAL when it cannot be sent. */
+static int
+build_keys(struct mr_cache *c, const char *cmd, const struct mr_cache_item *items, size_t n,
+           struct mr_err *err)
+{
+    if (n > (size_t)INT_MAX - 1)
+        return mr_err_set(err, -EINVAL, "redis: %zu keys in one %s", n, cmd);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = c->prefix_len + items[i].key_len;
+        if (k < items[i].key_len || total + k < total)
+            return mr_err_set(err, -EINVAL, "redis: keys too long");
+        total += k;
+    }
+    char *p = scratch_bytes(&c->scratch, total);
+    scratch_args(&c->scratch, n + 1);
+    c->scratch.argv[0] = cmd;
+    c->scratch.argvlen[0] = strlen(cmd);
+    for (size_t i = 0; i < n; i++) {
+        c->scratch.argv[i + 1] = p;
+        c->scratch.argvlen[i + 1] = put_key(c, p, &items[i]);
+        p += c->scratch.argvlen[i + 1];
+    }
+    return (int)(n + 1);
+}
+
+/* One command, one reply. Returns 0 with *out to be freed by the caller, or the failure. */
+static int
+roundtrip(struct mr_cache *c, int argc, bool is_probe, redisReply **out, struct mr_err *err)
+{
+    *out = NULL;
+    int rc = mr_cache__call_begin(c, is_probe, err);
+    if (rc < 0)
+        return rc;
+    void *r = NULL;
+    if (redisAppendCommandArgv(c->ctx, argc, c->scratch.argv, c->scratch.argvlen) != REDIS_OK ||
+        redisGetReply(c->ctx, &r) != REDIS_OK) {
+        rc = mr_cache__call_io_failed(c, is_probe, errno, err);
+        assert(rc < 0);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+/* An error reply keeps the connection; any other unexpected type means we are out of step. */
+static int
+bad_reply(struct mr_cache *c, bool is_probe, const char *cmd, redisReply *r, struct mr_err *err)
+{
+    char what[MR_CACHE__REASON_LEN];
+    int rc;
+    if (r->type == REDIS_REPLY_ERROR) {
+        (void)snprintf(what, sizeof(what), "%s failed: %.*s", cmd, (int)r->len, r->str);
+        rc = mr_cache__call_reply_failed(c, is_probe, what, err);
+    } else {
+        (void)snprintf(what, sizeof(what), "%s: unexpected reply type %d", cmd, r->type);
+        rc = mr_cache__call_desync(c, is_probe, what, err);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Unwraps each value, decides XFetch, copies hits into the arena. */
+static int
+take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items, size_t n,
+            struct mr_arena *arena, struct mr_err *err)
+{
+    int64_t now_ms = wall_ms();
+    uint64_t hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = r->element[i];
+        struct mr_cache__env env;
+        /* nil, a foreign value or a corrupt one: all misses, never errors. */
+        if (e->type != REDIS_REPLY_STRING || mr_cache__env_parse(e->str, e->len, &env) < 0)
+            continue;
+        double rnd = mr_cache__rng_unit(&c->rng);
+        if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta,
+                                   rnd)) {
+            items[i].early = true; /* the caller's refill must overwrite, not SET NX */
+            continue;
+        }
+        char *v = mr_arena_strndup(arena, env.payload, env.payload_len);
+        if (v == NULL)
+            return mr_err_set(err, -ENOMEM, "cache: arena full copying %zu bytes", env.payload_len);
+        items[i].val = v;
+        items[i].val_len = env.payload_len;
+        items[i].hit = true;
+        hits++;
+    }
+    c->stats.hits += hits;
+    c->stats.misses += n - hits;
+    return 0;
+}
+
+static int
+mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct mr_arena *arena,
+     struct mr_err *err)
+{
+    int argc = build_keys(c, "MGET", items, n, err);
+    if (argc < 0)
+        return argc;
+    redisReply *r;
+    int rc = roundtrip(c, argc, false, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return bad_reply(c, false, "MGET", r, err);
+    mr_cache__call_ok(c, false);
+    rc = take_values(c, r, items, n, arena, err);
+    freeReplyObject(r);
+    return rc;
+}
+
+static void
+clear_items(struct mr_cache_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        items[i].val = NULL;
+        items[i].val_len = 0;
+        items[i].hit = false;
+        items[i].early = false;
+    }
+}
+
+int
+mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct mr_arena *arena,
+              struct mr_err *err)
+{
+    clear_items(items, n);
+    if (n == 0)
+        return 0;
+    int rc = mget(c, items, n, arena, err);
+    if (rc < 0) {
+        /* Some values may already be in the arena; the contract says all misses. */
+        clear_items(items, n);
+        c->stats.errors++;
+    }
+    scratch_trim(&c->scratch);
+    return rc;
+}
+
+/* Checks every item before anything is sent. Returns the scratch bytes the largest SET
+ * needs (key, envelope and TTL digits side by side), or -EINVAL. */
+static int
+mset_check(const struct mr_cache *c, const struct mr_cache_item *items, size_t n, size_t *need,
+           struct mr_err *err)
+{
+    size_t max = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].val_len > MAX_VALUE_BYTES || items[i].key_len > MAX_VALUE_BYTES)
+            return mr_err_set(err, -EINVAL, "redis: item %zu too large (%zu bytes)", i,
+                              items[i].val_len);
+        size_t k = c->prefix_len + items[i].key_len + MR_CACHE__ENV_HEADER + items[i].val_len;
+        max = k > max ? k : max;
+    }
+    *need = max + 16; /* the TTL in decimal */
+    return 0;
+}
+
+/* Appends SET key envelope PX ttl per item. One key, envelope and TTL live in scratch at a
+ * time: hiredis copies each command into its output buffer as it is appended. */
+static int
+mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
+          bool only_if_absent, struct mr_err *err)
+{
+    static const char cmd_nx[] = "NX";
+    const struct mr_cache_cfg *cfg = c->cfg;
+    int64_t now_ms = wall_ms();
+    for (size_t i = 0; i < n; i++) {
+        /* The envelope's expiry is the jittered one, so XFetch aims at the real expiry. */
+        int ttl =
+            mr_cache__ttl_jitter(cfg->ttl_ms, cfg->ttl_jitter_pct, mr_cache__rng_unit(&c->rng));
+        char *key = c->scratch.bytes;
+        size_t key_len = put_key(c, key, &items[i]);
+        char *env = key + key_len;
+        size_t env_len =
+            mr_cache__env_encode(env, compute_us, now_ms + ttl, items[i].val, items[i].val_len);
+        char *ttl_s = env + env_len;
+        int ttl_len = snprintf(ttl_s, 16, "%d", ttl);
+        const char *argv[6] = {cmd_set, key, env, cmd_px, ttl_s, cmd_nx};
+        size_t argvlen[6] = {sizeof(cmd_set) - 1, key_len, env_len, sizeof(cmd_px) - 1,
+                             (size_t)ttl_len, sizeof(cmd_nx) - 1};
+        int argc = only_if_absent && !items[i].early ? 6 : 5;
+        if (redisAppendCommandArgv(c->ctx, argc, argv, argvlen) != REDIS_OK)
+            return mr_cache__call_io_failed(c, false, errno, err);
+    }
+    return 0;
+}
+
+/* Reads all n replies whatever they hold, so the connection stays in step. */
+static int
+mset_read(struct mr_cache *c, size_t n, struct mr_err *err)
+{
+    char what[MR_CACHE__REASON_LEN] = "";
+    bool is_desync = false;
+    for (size_t i = 0; i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply(c->ctx, &v) != REDIS_OK)
+            return mr_cache__call_io_failed(c, false, errno, err);
+        const redisReply *r = v;
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (what[0] == '\0')
+                (void)snprintf(what, sizeof(what), "SET failed: %.*s", (int)r->len, r->str);
+        } else if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL) {
+            /* NIL: a SET NX that found the key already there, which is not an error. */
+            is_desync = true;
+        }
+        freeReplyObject(v);
+    }
+    if (is_desync)
+        return mr_cache__call_desync(c, false, "SET: unexpected reply type", err);
+    if (what[0] != '\0')
+        return mr_cache__call_reply_failed(c, false, what, err);
+    mr_cache__call_ok(c, false);
+    return 0;
+}
+
+static int
+mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
+     bool only_if_absent, struct mr_err *err)
+{
+    size_t need = 0;
+    int rc = mset_check(c, items, n, &need, err);
+    if (rc < 0)
+        return rc;
+    (void)scratch_bytes(&c->scratch, need);
+    rc = mr_cache__call_begin(c, false, err);
+    if (rc < 0)
+        return rc;
+    rc = mset_send(c, items, n, compute_us, only_if_absent, err);
+    if (rc < 0)
+        return rc;
+    return mset_read(c, n, err);
+}
+
+int
+mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
+              bool only_if_absent, struct mr_err *err)
+{
+    if (n == 0)
+        return 0;
+    int rc = mset(c, items, n, compute_us, only_if_absent, err);
+    if (rc < 0)
+        c->stats.errors++;
+    scratch_trim(&c->scratch);
+    return rc;
+}
+
+static int
+mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n, struct mr_err *err)
+{
+    int argc = build_keys(c, "DEL", items, n, err);
+    if (argc < 0)
+        return argc;
+    redisReply *r;
+    int rc = roundtrip(c, argc, false, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r->type != REDIS_REPLY_INTEGER)
+        return bad_reply(c, false, "DEL", r, err);
+    freeReplyObject(r);
+    mr_cache__call_ok(c, false);
+    return 0;
+}
+
+int
+mr_cache_mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n, struct mr_err *err)
+{
+    if (n == 0)
+        return 0;
+    int rc = mdel(c, items, n, err);
+    if (rc < 0)
+        c->stats.errors++;
+    scratch_trim(&c->scratch);
+    return rc;
+}
+
+int
+mr_cache_ping(struct mr_cache *c, struct mr_err *err)
+{
+    scratch_args(&c->scratch, 1);
+    c->scratch.argv[0] = "PING";
+    c->scratch.argvlen[0] = 4;
+    redisReply *r;
+    int rc = roundtrip(c, 1, true, &r, err);
+    if (rc == 0 && (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "PONG") != 0))
+        rc = bad_reply(c, true, "PING", r, err);
+    else if (rc == 0)
+        freeReplyObject(r);
+    if (rc < 0)
+        c->stats.errors++;
+    else
+        mr_cache__call_ok(c, true);
+    return rc;
+}

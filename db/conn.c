@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* conn: one libpq connection's life: the connect parameters built once from the conninfo, a
+ * non-blocking connect bounded by connect_timeout_ms, the prepared statements, and the
+ * reconnect backoff after a failure.
+ *
+ * A connection is opened lazily by the first call that needs it. After a failure it is
+ * closed and not tried again before retry_at_ms; the wait doubles from reconnect_backoff_ms
+ * up to reconnect_backoff_max_ms and falls back to the minimum after a call succeeds. So a
+ * dead backend costs one connect attempt per backoff period, never one per request.
+ *
+ * Surprises: PQconnectStartParams resolves host names with a blocking getaddrinfo(), outside
+ * our timeout; configure addresses (or /etc/hosts names) for the backends. statement_timeout
+ * is set through the startup packet's options, so the server also stops a statement we gave
+ * up on: we close the connection on a timeout instead of PQcancel(), which in libpq 15 makes
+ * a blocking connect of its own. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/clock.h"
+#include "db/internal.h"
+
+/* Notices (e.g. "there is no transaction in progress") would go to stderr unformatted;
+ * nothing in them changes what a caller does. */
+static void
+quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Returns the options value with our statement_timeout appended to the caller's own. */
+static char *
+options_with_timeout(const char *theirs, int timeout_ms)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof(buf), "%s%s-c statement_timeout=%d", theirs ? theirs : "",
+                     theirs && *theirs ? " " : "", timeout_ms);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return NULL;
+    return mr_xstrdup(buf);
+}
+
+/* Builds the keyword/value arrays for PQconnectStartParams from the conninfo, once, so that a
+ * reconnect parses nothing. Returns 0 or -EINVAL (bad conninfo). */
+static int
+build_params(struct mr_db__conn *c, const char *conninfo, struct mr_err *err)
+{
+    char *msg = NULL;
+    c->parsed = PQconninfoParse(conninfo, &msg);
+    if (c->parsed == NULL) {
+        int rc = mr_err_set(err, -EINVAL, "bad conninfo: %s", msg ? msg : "out of memory");
+        PQfreemem(msg);
+        return rc;
+    }
+    size_t n = 0;
+    const char *theirs = NULL;
+    for (PQconninfoOption *o = c->parsed; o->keyword != NULL; o++) {
+        if (o->val != NULL && strcmp(o->keyword, "options") != 0)
+            n++;
+        else if (o->val != NULL)
+            theirs = o->val;
+    }
+    c->options = options_with_timeout(theirs, c->query_timeout_ms);
+    if (c->options == NULL)
+        return mr_err_set(err, -EINVAL, "bad conninfo: options too long");
+    /* Ours: options and fallback_application_name, then the NULL terminator. */
+    c->keywords = mr_xcalloc(n + 3, sizeof(*c->keywords));
+    c->values = mr_xcalloc(n + 3, sizeof(*c->values));
+    size_t k = 0;
+    for (PQconninfoOption *o = c->parsed; o->keyword != NULL; o++) {
+        if (o->val != NULL && strcmp(o->keyword, "options") != 0) {
+            c->keywords[k] = o->keyword;
+            c->values[k++] = o->val;
+        }
+    }
+    c->keywords[k] = "options";
+    c->values[k++] = c->options;
+    c->keywords[k] = "fallback_application_name";
+    c->values[k++] = "millrace";
+    return 0;
+}
+
+int
+mr_db__conn_init(struct mr_db__conn *c, const char *conninfo, const struct mr_db_cfg *cfg,
+                 struct mr_err *err)
+{
+    c->pg = NULL;
+    c->connect_timeout_ms = cfg->connect_timeout_ms;
+    c->query_timeout_ms = cfg->query_timeout_ms;
+    c->backoff_min_ms = cfg->reconnect_backoff_ms;
+    c->backoff_max_ms = cfg->reconnect_backoff_max_ms;
+    c->backoff_ms = cfg->reconnect_backoff_ms;
+    c->retry_at_ms = 0;
+    c->syncs = 0;
+    c->is_broken = false;
+    c->is_fault = false;
+    if (conninfo == NULL)
+        return mr_err_set(err, -EINVAL, "%s: no conninfo", c->slot->name);
+    return build_params(c, conninfo, err);
+}
+
+void
+mr_db__conn_fini(struct mr_db__conn *c)
+{
+    if (c->pg != NULL)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    PQconninfoFree(c->parsed);
+    c->parsed = NULL;
+    free(c->options);
+    c->options = NULL;
+    free(c->keywords);
+    c->keywords = NULL;
+    free(c->values);
+    c->values = NULL;
+}
+
+bool
+mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms)
+{
+    return c->pg == NULL && now_ms < c->retry_at_ms;
+}
+
+void
+mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms)
+{
+    if (c->pg != NULL)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->syncs = 0;
+    c->is_broken = false;
+    c->retry_at_ms = now_ms + c->backoff_ms;
+    c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
+}
+
+void
+mr_db__conn_ok(struct mr_db__conn *c)
+{
+    c->backoff_ms = c->backoff_min_ms;
+}
+
+/* Drives PQconnectPoll until the connection is made or deadline_ms passes. */
+static int
+connect_poll(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
+{
+    c->pg = PQconnectStartParams(c->keywords, c->values, 0);
+    if (c->pg == NULL)
+        return mr_err_set(err, -ENOMEM, "connect: out of memory");
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        return mr_db__broken(c, -ECONNREFUSED, err, "connect");
+    /* Per the libpq docs, start as if PQconnectPoll had returned PGRES_POLLING_WRITING. */
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK) {
+        if (st == PGRES_POLLING_FAILED)
+            return mr_db__broken(c, -ECONNREFUSED, err, "connect");
+        /* The socket can change between polls (several hosts or addresses are tried). */
+        int rc = mr_db__wait_fd(PQsocket(c->pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                                deadline_ms);
+        if (rc == -ETIMEDOUT)
+            return mr_db__broken(c, rc, err, "connect timed out");
+        if (rc < 0)
+            return mr_err_set(err, rc, "connect: poll: %s", strerror(-rc));
+        st = PQconnectPoll(c->pg);
+    }
+    /* Non-blocking, so that a send never blocks outside our poll(); pipeline mode wants it. */
+    if (PQsetnonblocking(c->pg, 1) != 0)
+        return mr_db__broken(c, -EIO, err, "set non-blocking");
+    (void)PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+    return 0;
+}
+
+/* Prepares every statement of the connection in one pipeline: one round trip. */
+static int
+prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
+{
+    int rc = mr_db__pipeline_enter(c, err);
+    for (int i = 0; rc == 0 && i < c->n_stmts; i++) {
+        if (!PQsendPrepare(c->pg, c->stmts[i].name, c->stmts[i].sql, 0, NULL))
+            rc = mr_db__broken(c, -EIO, err, "prepare");
+    }
+    if (rc == 0)
+        rc = mr_db__sync(c, deadline_ms, err);
+    for (int i = 0; rc == 0 && i < c->n_stmts; i++) {
+        PGresult *r = NULL;
+        rc = mr_db__result(c, deadline_ms, PGRES_COMMAND_OK, &r, err);
+        PQclear(r);
+    }
+    return mr_db__pipeline_exit(c, deadline_ms, rc, err);
+}
+
+int
+mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err)
+{
+    if (c->pg != NULL)
+        return 0;
+    int64_t now = mr_clock_ms();
+    if (now < c->retry_at_ms)
+        return mr_err_set(err, -ECONNREFUSED, "reconnect backoff, %lld ms left",
+                          (long long)(c->retry_at_ms - now));
+    c->is_broken = false;
+    int rc = connect_poll(c, mr_db__deadline(now, c->connect_timeout_ms, limit_ms), err);
+    if (rc == 0 && c->n_stmts > 0)
+        rc = prepare(c, mr_db__deadline(mr_clock_ms(), c->query_timeout_ms, limit_ms), err);
+    if (rc != 0) {
+        /* A failed connect or prepare indicts the backend, whatever the detail. pipeline_exit
+         * has already closed a broken connection and armed its backoff. */
+        c->is_fault = true;
+        if (c->pg != NULL)
+            mr_db__conn_fail(c, mr_clock_ms());
+    }
+    return rc;
+}

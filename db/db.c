@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* db: the worker's handle: one connection per backend (made lazily by route.c and conn.c),
+ * the request deadline, the counters and the update scratch. Opened after fork; opening
+ * connects to nothing, so a worker starts even with every database down. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "db/internal.h"
+
+/* Checks what the config loader should already have checked: a bad value here would make
+ * a timeout of zero (every call fails) or an index out of range. */
+static int
+check_cfg(const struct mr_db_cfg *cfg, struct mr_db_health health, struct mr_err *err)
+{
+    if (cfg->primary == NULL || health.slots == NULL)
+        return mr_err_set(err, -EINVAL, "db: no primary or no health slots");
+    if (cfg->n_replicas < 0 || cfg->n_replicas > MR_DB_MAX_REPLICAS)
+        return mr_err_set(err, -EINVAL, "db: %d replicas, at most %d", cfg->n_replicas,
+                          MR_DB_MAX_REPLICAS);
+    if (cfg->connect_timeout_ms <= 0 || cfg->query_timeout_ms <= 0)
+        return mr_err_set(err, -EINVAL, "db: timeouts must be positive");
+    if (cfg->reconnect_backoff_ms <= 0 || cfg->reconnect_backoff_max_ms < cfg->reconnect_backoff_ms)
+        return mr_err_set(err, -EINVAL, "db: bad reconnect backoff");
+    if (cfg->breaker.failures < 1 || cfg->breaker.cooldown_ms < 0)
+        return mr_err_set(err, -EINVAL, "db: bad breaker settings");
+    return 0;
+}
+
+int
+mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health, struct mr_db **out,
+           struct mr_err *err)
+{
+    *out = NULL;
+    int rc = check_cfg(cfg, health, err);
+    if (rc != 0)
+        return rc;
+    struct mr_db *db = mr_xcalloc(1, sizeof(*db));
+    db->cfg = cfg;
+    db->health = health;
+    db->n_conns = 1 + cfg->n_replicas;
+    for (int i = 0; i < db->n_conns; i++) {
+        struct mr_db__conn *c = &db->conns[i];
+        c->slot = &health.slots[i];
+        c->stats = &db->stats[i];
+        c->stmts = mr_db__stmts;
+        c->n_stmts = mr_db__n_stmts;
+        rc = mr_db__conn_init(c, i == 0 ? cfg->primary : cfg->replicas[i - 1], cfg, err);
+        if (rc != 0) {
+            mr_db_close(&db);
+            return rc;
+        }
+    }
+    *out = db;
+    return 0;
+}
+
+void
+mr_db_close(struct mr_db **dbp)
+{
+    struct mr_db *db = *dbp;
+    if (db == NULL)
+        return;
+    /* Reverse order of opening; conn_fini is harmless on a connection never initialised. */
+    for (int i = db->n_conns - 1; i >= 0; i--)
+        mr_db__conn_fini(&db->conns[i]);
+    free(db->text);
+    free(db->pairs);
+    free(db);
+    *dbp = NULL;
+}
+
+void
+mr_db_deadline(struct mr_db *db, int64_t deadline_ms)
+{
+    db->deadline_ms = deadline_ms;
+}
+
+const struct mr_db_stats *
+mr_db_stats(const struct mr_db *db, int i)
+{
+    if (i < 0 || i >= db->n_conns)
+        return NULL;
+    return &db->stats[i];
+}

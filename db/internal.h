@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* db internals, shared by the files of db/ only: one connection (conn.c), the pipeline and
+ * its bounded waits (exec.c), backend choice (route.c), the queries (world.c), the handle
+ * (db.c) and the prober (prober.c). libpq types may appear here, never in db/db.h.
+ *
+ * Deadlines are absolute monotonic milliseconds (app/clock.h); 0 means "none" only where a
+ * comment says so. Every wait on a socket goes through mr_db__wait_fd with a deadline. */
+#ifndef MR_DB_INTERNAL_H
+#define MR_DB_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+/* Statement names; prepared on every (re)connect of a worker connection. */
+#define MR_DB__STMT_WORLD "mr_world"
+#define MR_DB__STMT_FORTUNES "mr_fortunes"
+#define MR_DB__STMT_UPDATE "mr_update"
+#define MR_DB__STMT_BEGIN "mr_begin"
+#define MR_DB__STMT_COMMIT "mr_commit"
+
+struct mr_db__stmt {
+    const char *name;
+    const char *sql;
+};
+
+/* The statements every worker connection prepares (world.c). */
+extern const struct mr_db__stmt mr_db__stmts[];
+extern const int mr_db__n_stmts;
+
+/* One libpq connection and its reconnect state. `pg` is NULL while closed; a closed
+ * connection with retry_at_ms in the future is in backoff and is not tried. */
+struct mr_db__conn {
+    PGconn *pg;
+    struct mr_health_slot *slot; /* shared health of this backend; its name names it */
+    struct mr_db_stats *stats;   /* this worker's counters, or NULL (prober) */
+    const struct mr_db__stmt *stmts;
+    int n_stmts;
+    /* PQconnectStartParams arrays (NULL-terminated), built once from the conninfo. */
+    const char **keywords;
+    const char **values;
+    PQconninfoOption *parsed; /* owns the strings the arrays point to, but `options` */
+    char *options;            /* the caller's options plus our statement_timeout */
+    int connect_timeout_ms;
+    int query_timeout_ms;
+    int backoff_min_ms; /* 0: no backoff (the prober retries every round) */
+    int backoff_max_ms;
+    int backoff_ms;      /* the wait armed by the next failure */
+    int64_t retry_at_ms; /* closed: no connect attempt before this */
+    int syncs;           /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
+    bool is_broken;      /* transport failed or timed out: close it when the call ends */
+    bool is_fault;       /* the last failure indicts the backend (feeds the breaker) */
+};
+
+/* An attempt's work on a ready connection; returns 0 or -ERRNO with err set. */
+typedef int (*mr_db__run_fn)(struct mr_db__conn *c, void *arg, int64_t deadline_ms,
+                             struct mr_err *err);
+
+/* The scratch row of mr_db_worlds_update: sorted by id, last write of an id wins. */
+struct mr_db__pair {
+    int32_t id;
+    int32_t randomnumber;
+    uint32_t pos; /* index in the caller's array, the tie-break for duplicate ids */
+};
+
+struct mr_db {
+    const struct mr_db_cfg *cfg;
+    struct mr_db_health health;
+    int n_conns; /* 1 + n_replicas; [0] is the primary */
+    struct mr_db__conn conns[1 + MR_DB_MAX_REPLICAS];
+    struct mr_db_stats stats[1 + MR_DB_MAX_REPLICAS];
+    int next_replica;    /* round-robin cursor, 0..n_replicas-1 */
+    int64_t deadline_ms; /* of the current request; 0: none */
+    /* Worker-lifetime scratch for updates, grown to the largest n seen, then reused. */
+    struct mr_db__pair *pairs;
+    size_t pairs_cap;
+    char *text; /* the two array parameters, "{1,2}\0{3,4}\0" */
+    size_t text_cap;
+};
+
+/* min(now + timeout_ms, limit_ms), where limit_ms 0 means no limit. */
+static inline int64_t
+mr_db__deadline(int64_t now_ms, int timeout_ms, int64_t limit_ms)
+{
+    int64_t d = now_ms + timeout_ms;
+    return limit_ms != 0 && limit_ms < d ? limit_ms : d;
+}
+
+/* conn.c */
+MR_MUST_CHECK int mr_db__conn_init(struct mr_db__conn *c, const char *conninfo,
+                                   const struct mr_db_cfg *cfg, struct mr_err *err);
+void mr_db__conn_fini(struct mr_db__conn *c);
+bool mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms);
+MR_MUST_CHECK int mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err);
+void mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms);
+void mr_db__conn_ok(struct mr_db__conn *c);
+
+/* exec.c */
+MR_MUST_CHECK int mr_db__wait_fd(int fd, short events, int64_t deadline_ms);
+MR_MUST_CHECK int mr_db__broken(struct mr_db__conn *c, int code, struct mr_err *err,
+                                const char *what);
+MR_MUST_CHECK int mr_db__pipeline_enter(struct mr_db__conn *c, struct mr_err *err);
+MR_MUST_CHECK int mr_db__send(struct mr_db__conn *c, const char *stmt, int n_params,
+                              const char *const *values, const int *lengths, const int *formats,
+                              struct mr_err *err);
+MR_MUST_CHECK int mr_db__sync(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err);
+MR_MUST_CHECK int mr_db__result(struct mr_db__conn *c, int64_t deadline_ms, ExecStatusType want,
+                                PGresult **out, struct mr_err *err);
+MR_MUST_CHECK int mr_db__pipeline_exit(struct mr_db__conn *c, int64_t deadline_ms, int rc,
+                                       struct mr_err *err);
+MR_MUST_CHECK int mr_db__get_int4(const PGresult *r, int row, int col, int32_t *out);
+MR_MUST_CHECK int mr_db__get_int8(const PGresult *r, int row, int col, int64_t *out);
+MR_MUST_CHECK int mr_db__get_bool(const PGresult *r, int row, int col, bool *out);
+
+/* route.c: run fn on a replica (round-robin, lag-checked), then the primary; or on the
+ * primary only. Both report to the breaker and the counters. */
+MR_MUST_CHECK int mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err);
+MR_MUST_CHECK int mr_db__write(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err);
+
+#endif

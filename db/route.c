@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* route: which backend runs a call, and what its outcome tells the others.
+ *
+ * Reads go round-robin over the replicas that are usable now: lag_ms (from the prober) at
+ * most max_replica_lag_ms, this worker's connection not in reconnect backoff, and the shared
+ * breaker routable. A failed read tries the next usable replica once, then the primary (when
+ * reads_fallback_to_primary, or always when no replica is configured), all within the
+ * request's deadline. Writes go to the primary only.
+ *
+ * The order of the checks matters: mr_health_routable may make this caller the breaker's one
+ * half-open probe, so it is asked last, only of a backend we will then really use, and every
+ * attempt reports success or failure. Connection-level errors feed the breaker; a statement
+ * error (is_fault false) counts as the backend answering. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "app/clock.h"
+#include "app/log.h"
+#include "db/internal.h"
+
+/* Prefixes the reason with the backend's name, so the handler's one log line says which. */
+static void
+name_err(struct mr_err *err, const char *name)
+{
+    if (err == NULL)
+        return;
+    struct mr_err copy = *err;
+    (void)mr_err_set(err, 0, "%s: %s", name, copy.msg);
+}
+
+static void
+report(struct mr_db *db, int i, int rc, struct mr_err *err)
+{
+    struct mr_db__conn *c = &db->conns[i];
+    struct mr_health_slot *s = c->slot;
+    if (rc != 0) {
+        db->stats[i].errors++;
+        name_err(err, s->name);
+    }
+    if (rc != 0 && c->is_fault) {
+        if (mr_health_failure(s, &db->cfg->breaker, mr_clock_ms())) {
+            char q[MR_ERR_LEN + 8];
+            mr_log(MR_LOG_WARNING, "breaker_open", "backend=%s err=%s", s->name,
+                   mr_log_quote(q, sizeof(q), err ? err->msg : ""));
+        }
+        return;
+    }
+    if (rc == 0)
+        mr_db__conn_ok(c);
+    int was = atomic_load_explicit(&s->breaker, memory_order_relaxed);
+    mr_health_success(s);
+    if (was != MR_BREAKER_CLOSED)
+        mr_log(MR_LOG_INFO, "breaker_closed", "backend=%s", s->name);
+}
+
+/* One try on backend i: connect if needed, then fn, each bounded by its timeout and by the
+ * request's deadline. */
+static int
+attempt(struct mr_db *db, int i, mr_db__run_fn fn, void *arg, struct mr_err *err)
+{
+    struct mr_db__conn *c = &db->conns[i];
+    c->is_fault = false;
+    int rc = mr_db__conn_ready(c, db->deadline_ms, err);
+    if (rc == 0) {
+        int64_t dl = mr_db__deadline(mr_clock_ms(), db->cfg->query_timeout_ms, db->deadline_ms);
+        rc = fn(c, arg, dl, err);
+    }
+    report(db, i, rc, err);
+    return rc;
+}
+
+static bool
+replica_usable(struct mr_db *db, int i, int64_t now_ms)
+{
+    struct mr_health_slot *s = db->conns[i].slot;
+    if (atomic_load_explicit(&s->lag_ms, memory_order_relaxed) > db->cfg->max_replica_lag_ms)
+        return false;
+    if (mr_db__conn_waiting(&db->conns[i], now_ms))
+        return false;
+    return mr_health_routable(s, &db->cfg->breaker, now_ms);
+}
+
+/* The next usable replica not in `tried` (a bit per backend index), or -1. */
+static int
+pick_replica(struct mr_db *db, unsigned tried, int64_t now_ms)
+{
+    int n = db->cfg->n_replicas;
+    for (int k = 0; k < n; k++) {
+        int r = (db->next_replica + k) % n;
+        int i = 1 + r;
+        if ((tried & (1u << i)) == 0 && replica_usable(db, i, now_ms)) {
+            db->next_replica = (r + 1) % n;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static bool
+deadline_passed(const struct mr_db *db)
+{
+    return db->deadline_ms != 0 && mr_clock_ms() >= db->deadline_ms;
+}
+
+/* Whether the primary may be tried now; the reason in err when not. */
+static int
+primary_usable(struct mr_db *db, struct mr_err *err)
+{
+    int64_t now = mr_clock_ms();
+    if (mr_db__conn_waiting(&db->conns[0], now))
+        return mr_err_set(err, -ECONNREFUSED, "primary unavailable: reconnect backoff");
+    if (!mr_health_routable(db->conns[0].slot, &db->cfg->breaker, now))
+        return mr_err_set(err, -ECONNREFUSED, "primary unavailable: down or breaker open");
+    return 0;
+}
+
+/* A failure worth another backend: the backend's trouble, not ours (-ENOMEM: the arena). */
+static bool
+is_retryable(int rc)
+{
+    return rc == -ETIMEDOUT || rc == -EIO || rc == -ECONNREFUSED;
+}
+
+int
+mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
+{
+    unsigned tried = 0;
+    int rc = 0;
+    for (int k = 0; k < 2; k++) {
+        if (deadline_passed(db))
+            return rc != 0 ? rc : mr_err_set(err, -ETIMEDOUT, "deadline passed");
+        int i = pick_replica(db, tried, mr_clock_ms());
+        if (i < 0)
+            break;
+        tried |= 1u << i;
+        rc = attempt(db, i, fn, arg, err);
+        if (rc == 0 || !is_retryable(rc))
+            return rc;
+    }
+    if (db->cfg->n_replicas > 0 && !db->cfg->reads_fallback_to_primary)
+        return rc != 0 ? rc : mr_err_set(err, -ECONNREFUSED, "no usable replica");
+    if (deadline_passed(db))
+        return rc != 0 ? rc : mr_err_set(err, -ETIMEDOUT, "deadline passed");
+    /* A replica's failure is the better reason when the primary is not even tried. */
+    struct mr_err why;
+    int prc = primary_usable(db, rc != 0 ? &why : err);
+    if (prc != 0)
+        return rc != 0 ? rc : prc;
+    return attempt(db, 0, fn, arg, err);
+}
+
+int
+mr_db__write(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
+{
+    if (deadline_passed(db))
+        return mr_err_set(err, -ETIMEDOUT, "deadline passed");
+    int rc = primary_usable(db, err);
+    return rc != 0 ? rc : attempt(db, 0, fn, arg, err);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* fortunes: TechEmpower's server-side template test: every Fortune row from a replica, one
+ * row added at request time, sorted by message (byte order, which for UTF-8 is code point
+ * order), rendered as escaped HTML. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/clock.h"
+#include "app/html.h"
+#include "handlers/handlers.h"
+
+static int
+by_message(const void *a, const void *b)
+{
+    const struct mr_fortune *x = a, *y = b;
+    size_t n = x->message_len < y->message_len ? x->message_len : y->message_len;
+    int c = memcmp(x->message, y->message, n);
+    if (c != 0)
+        return c;
+    return (x->message_len > y->message_len) - (x->message_len < y->message_len);
+}
+
+void
+h_fortunes(struct mr_ctx *ctx)
+{
+    static const char added[] = "Additional fortune added at request time.";
+    struct mr_fortune *rows = NULL;
+    size_t n = 0;
+    struct mr_err err;
+    int64_t t0 = mr_clock_us();
+    int rc = mr_db_fortunes_get(ctx->db, ctx->arena, &rows, &n, &err);
+    ctx->backend_us += mr_clock_us() - t0;
+    if (rc < 0) {
+        mr_resp_error(&ctx->resp, 503, "database unavailable");
+        ctx->err_detail = mr_arena_strndup(ctx->arena, err.msg, strlen(err.msg));
+        return;
+    }
+    struct mr_fortune *all = mr_arena_alloc(ctx->arena, (n + 1) * sizeof(*all));
+    if (all == NULL) {
+        mr_resp_error(&ctx->resp, 500, "request too large");
+        return;
+    }
+    if (n > 0)
+        memcpy(all, rows, n * sizeof(*all));
+    all[n] = (struct mr_fortune){0, added, sizeof(added) - 1};
+    qsort(all, n + 1, sizeof(*all), by_message);
+    struct mr_buf *b = mr_resp_body(&ctx->resp);
+    mr_buf_puts(b, "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+                   "<tr><th>id</th><th>message</th></tr>");
+    for (size_t i = 0; i <= n; i++) {
+        mr_buf_puts(b, "<tr><td>");
+        mr_buf_int(b, all[i].id);
+        mr_buf_puts(b, "</td><td>");
+        mr_html_escape(b, all[i].message, all[i].message_len);
+        mr_buf_puts(b, "</td></tr>");
+    }
+    mr_buf_puts(b, "</table></body></html>");
+    mr_resp_type(&ctx->resp, "text/html; charset=utf-8");
+}
