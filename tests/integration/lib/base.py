@@ -17,6 +17,20 @@ def stack_whole(timeout=15.0):
     return pids
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_reports(text, context=25):
+    """Excerpts of sanitizer reports found in log text."""
+    lines = text.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if any(m in line for m in SANITIZER_MARKERS):
+            out.append("\n".join(lines[i:i + context]))
+    return out
+
+
 class StackTestCase(unittest.TestCase):
     maxDiff = 4000
 
@@ -35,6 +49,12 @@ class StackTestCase(unittest.TestCase):
         if procs.manager_pid() is None:
             stack.ensure_millrace()
         procs.wait_pool(15)
+        # A sanitizer report anywhere in the log fails the test that was running: under
+        # ASan/UBSan the process aborts, and the manager's replacement would hide it.
+        reports = sanitizer_reports(self.log())
+        if reports:
+            self.fail("sanitizer report in var/log/millrace.log during this test:\n"
+                      + "\n\n".join(reports))
 
     def log(self):
         """The millrace log written since this test began."""
