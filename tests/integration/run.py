@@ -113,7 +113,7 @@ def run_file(path, pattern, counts):
         lines.put(None)
     threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + FILE_TIMEOUT
-    failed_here = 0
+    results = {}  # test id -> PASS, FAIL or SKIP
     current = None
     while True:
         left = deadline - time.monotonic()
@@ -122,9 +122,12 @@ def run_file(path, pattern, counts):
         except queue.Empty:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
-            print("FAIL  %s (killed: the file ran longer than %.0fs)"
-                  % (current or os.path.basename(path), FILE_TIMEOUT), flush=True)
-            counts["FAIL"] += 1
+            tid = current or os.path.basename(path)
+            print("FAIL  %s (killed: the file ran longer than %.0fs)" % (tid, FILE_TIMEOUT),
+                  flush=True)
+            results[tid] = "FAIL"
+            for tag in results.values():
+                counts[tag] += 1
             return
         if line is None:
             break
@@ -134,10 +137,15 @@ def run_file(path, pattern, counts):
         if line.startswith("....  "):
             current = line[6:].strip()
         if tag in TAGS and line[4:6] == "  ":
-            counts[tag] += 1
-            failed_here += tag == "FAIL"
+            # A test that fails in its body and again in tearDown reports twice: it is one
+            # failed test. FAIL wins over PASS for the same id.
+            tid = line[6:].split(" ")[0].rstrip(":")
+            if results.get(tid) != "FAIL":
+                results[tid] = tag
     rc = p.wait()
-    if rc != 0 and failed_here == 0:
+    for tag in results.values():
+        counts[tag] += 1
+    if rc != 0 and "FAIL" not in results.values():
         # Died without reporting a failure (a crash in a fixture, an import error…).
         print("FAIL  %s (the test process exited %d)" % (os.path.basename(path), rc), flush=True)
         counts["FAIL"] += 1

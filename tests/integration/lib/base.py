@@ -43,11 +43,12 @@ class StackTestCase(unittest.TestCase):
             stack.ensure_millrace()
             self.workers_before = stack_whole()
         self.manager_before = procs.manager_pid()
+        self.millrace_binary = stack.running_binary()
 
     def tearDown(self):
         # Leave the stack as we found it, even when the test failed half-way.
         if procs.manager_pid() is None:
-            stack.ensure_millrace()
+            stack.ensure_millrace(binary=self.millrace_binary)
         procs.wait_pool(15)
         # A sanitizer report anywhere in the log fails the test that was running: under
         # ASan/UBSan the process aborts, and the manager's replacement would hide it.
@@ -55,6 +56,10 @@ class StackTestCase(unittest.TestCase):
         if reports:
             self.fail("sanitizer report in var/log/millrace.log during this test:\n"
                       + "\n\n".join(reports))
+
+    def restart_millrace(self):
+        """Starts millrace again with the binary that ran before the test."""
+        return stack.ensure_millrace(binary=self.millrace_binary)
 
     def log(self):
         """The millrace log written since this test began."""

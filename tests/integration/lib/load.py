@@ -166,3 +166,36 @@ class Load:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class Summary:
+    """What the load tests assert on, whichever generator produced it."""
+
+    def __init__(self, tool, requests, non2xx, errors, max_latency_s, detail):
+        self.tool = tool
+        self.requests = requests
+        self.non2xx = non2xx
+        self.errors = errors
+        self.max_latency_s = max_latency_s
+        self.detail = detail
+
+    def __repr__(self):
+        return "<%s load: %d requests, %d non-2xx, %d socket errors, max latency %s>\n%s" % (
+            self.tool, self.requests, self.non2xx, self.errors, self.max_latency_s,
+            self.detail)
+
+
+def http_load(path, duration_s, connections, timeout_s=2):
+    """`connections` concurrent keep-alive clients on `path` for duration_s: wrk when it is
+    installed (make deps installs it), else Python threads. A request slower than timeout_s
+    counts as a socket error."""
+    if WRK:
+        r = wrk(path, duration_s, connections, threads=min(4, connections), timeout_s=timeout_s)
+        if not r.ok:
+            raise AssertionError("wrk printed no report (exit %r):\n%s" % (r.returncode, r.text))
+        return Summary("wrk", r.requests, r.non2xx, r.errors, r.latency_max_s, r.text)
+    res = Load(path, concurrency=connections, duration_s=duration_s,
+               timeout_s=timeout_s).start().wait()
+    non2xx = sum(1 for s in res.samples if s.error is None and not 200 <= s.status < 300)
+    return Summary("python", len(res.samples), non2xx, len(res.errors), res.max_latency,
+                   res.summary())

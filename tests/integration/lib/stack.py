@@ -31,9 +31,22 @@ def up(*svcs, **kw):
     return run("up", *svcs, **kw)
 
 
-def ensure_millrace(timeout=30):
-    """Starts millrace when its manager is not running, then waits for a full pool."""
+def running_binary():
+    """The executable of the running manager (to restart the same build), or None."""
+    pid = procs.manager_pid()
+    if not pid:
+        return None
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+    return None if exe.endswith(" (deleted)") else exe
+
+
+def ensure_millrace(timeout=30, binary=None):
+    """Starts millrace (the given binary, else $MILLRACE_BIN, else the test build) when its
+    manager is not running, then waits for a full pool."""
     if procs.manager_pid() is None:
-        up("millrace")
+        up("millrace", extra_env={"MILLRACE_BIN": binary} if binary else None)
     procs.wait_for(procs.manager_pid, timeout, what="the millrace manager")
     return procs.wait_pool(timeout)
