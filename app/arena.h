@@ -15,11 +15,11 @@ struct mr_arena_block;
 struct mr_arena_defer;
 
 struct mr_arena {
-    struct mr_arena_block *head;  /* current block; the first block is the tail of the list */
+    struct mr_arena_block *head;   /* current block; the first block is the tail of the list */
     struct mr_arena_defer *defers; /* run in reverse order of registration by reset/fini */
-    size_t first_size;            /* bytes in the first block, kept across resets */
-    size_t max_bytes;             /* ceiling on all blocks together */
-    size_t used_bytes;            /* bytes in all blocks now */
+    size_t first_size;             /* bytes in the first block, kept across resets */
+    size_t max_bytes;              /* ceiling on all blocks together */
+    size_t used_bytes;             /* bytes in all blocks now */
 };
 
 /* Caller owns `a`. Allocates the first block (mr_xmalloc: aborts on OOM). */

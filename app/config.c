@@ -28,11 +28,26 @@ struct spec {
 };
 
 #define F(field) offsetof(struct mr_cfg, field)
-#define INT(p, f, d, lo, hi, h) {p, T_INT, F(f), lo, hi, d, NULL, h}
-#define BOOL(p, f, d, h) {p, T_BOOL, F(f), 0, 1, d, NULL, h}
-#define STR(p, f, d, h) {p, T_STR, F(f), 0, 0, 0, d, h}
-#define STRS(p, f, h) {p, T_STRS, F(f), 0, MR_DB_MAX_REPLICAS, 0, NULL, h}
-#define FLOAT(p, f, d, h) {p, T_FLOAT, F(f), 0, 0, 0, d, h}
+#define INT(p, f, d, lo, hi, h)                                                                    \
+    {                                                                                              \
+        p, T_INT, F(f), lo, hi, d, NULL, h                                                         \
+    }
+#define BOOL(p, f, d, h)                                                                           \
+    {                                                                                              \
+        p, T_BOOL, F(f), 0, 1, d, NULL, h                                                          \
+    }
+#define STR(p, f, d, h)                                                                            \
+    {                                                                                              \
+        p, T_STR, F(f), 0, 0, 0, d, h                                                              \
+    }
+#define STRS(p, f, h)                                                                              \
+    {                                                                                              \
+        p, T_STRS, F(f), 0, MR_DB_MAX_REPLICAS, 0, NULL, h                                         \
+    }
+#define FLOAT(p, f, d, h)                                                                          \
+    {                                                                                              \
+        p, T_FLOAT, F(f), 0, 0, 0, d, h                                                            \
+    }
 #define MS_DAY 86400000LL
 
 static const struct spec specs[] = {
@@ -53,7 +68,8 @@ static const struct spec specs[] = {
         "Worker processes (pm = static), or the ceiling max_children of the other modes. 0 = "
         "2 x cores + 1."),
     STR("pm", pm_str, "static", "Process manager: static, dynamic, ondemand or adaptive."),
-    INT("start_servers", start_servers, 0, 0, 4096, "dynamic: workers at start; 0 = (min_spare + max_spare) / 2."),
+    INT("start_servers", start_servers, 0, 0, 4096,
+        "dynamic: workers at start; 0 = (min_spare + max_spare) / 2."),
     INT("min_spare", min_spare, 1, 0, 4096, "dynamic: fewest idle workers."),
     INT("max_spare", max_spare, 3, 1, 4096, "dynamic: most idle workers."),
     INT("idle_timeout_ms", idle_timeout_ms, 10000, 100, MS_DAY,
@@ -61,7 +77,8 @@ static const struct spec specs[] = {
     INT("max_spawn_rate", max_spawn_rate, 32, 1, 1024, "Most workers started per second."),
     INT("max_memory_mb", max_memory_mb, 0, 0, 1048576,
         "adaptive: stop growing when the workers' RSS sum passes this; 0 = no budget."),
-    INT("max_requests", max_requests, 0, 0, INT_MAX, "Recycle a worker after this many requests; 0 = never."),
+    INT("max_requests", max_requests, 0, 0, INT_MAX,
+        "Recycle a worker after this many requests; 0 = never."),
     INT("max_requests_jitter", max_requests_jitter, 0, 0, INT_MAX,
         "Add 0..this to max_requests per worker, so workers do not recycle together."),
     INT("request_terminate_timeout_ms", request_terminate_timeout_ms, 30000, 0, MS_DAY,
@@ -78,7 +95,8 @@ static const struct spec specs[] = {
     INT("request_timeout_ms", request_timeout_ms, 5000, 10, MS_DAY,
         "Budget of one request: every Redis and PostgreSQL call gets what is left of it."),
     INT("max_body_bytes", max_body_bytes, 1048576, 0, INT_MAX, "Larger request bodies get 413."),
-    INT("max_params", max_params, 256, 8, 65536, "Most FastCGI params (headers included) per request; more gets 431."),
+    INT("max_params", max_params, 256, 8, 65536,
+        "Most FastCGI params (headers included) per request; more gets 431."),
     INT("max_params_bytes", max_params_bytes, 65536, 1024, 16777216,
         "Most bytes of FastCGI params per request; more gets 431."),
     INT("max_query_bytes", max_query_bytes, 4096, 16, 1048576, "Longer query strings get 414."),
@@ -94,6 +112,9 @@ static const struct spec specs[] = {
     STR("log.level", log_level_str, "info", "err, warning, info or debug."),
     BOOL("log.timestamps", log_timestamps, 0, "Add ts= to each line (journald adds its own)."),
     INT("log.slow_ms", slowlog_ms, 1000, 0, MS_DAY, "Log requests slower than this; 0 = off."),
+    STR("log.file", log_file, "",
+        "Append log lines to this file instead of stderr; SIGUSR1 reopens it (logrotate). "
+        "\"\" = stderr, for journald."),
     INT("health.interval_ms", health_interval_ms, 500, 50, 600000,
         "How often the prober checks Redis and every PostgreSQL backend."),
     STR("db.primary", db.primary, "host=127.0.0.1 port=5432 dbname=millrace user=millrace",
@@ -169,7 +190,7 @@ set_defaults(struct mr_cfg *cfg)
 {
     for (size_t i = 0; i < N_SPECS; i++) {
         const struct spec *sp = &specs[i];
-        char *field = (char *)cfg + sp->off;
+        void *field = (char *)cfg + sp->off;
         switch (sp->type) {
         case T_INT:
             *(int *)field = (int)sp->def;
@@ -212,7 +233,7 @@ apply_strs(struct mr_cfg *cfg, const struct spec *sp, const config_setting_t *s,
 static int
 apply(struct mr_cfg *cfg, const struct spec *sp, const config_setting_t *s, struct mr_err *err)
 {
-    char *field = (char *)cfg + sp->off;
+    void *field = (char *)cfg + sp->off;
     int t = config_setting_type(s);
     char reason[160];
     switch (sp->type) {
@@ -297,7 +318,7 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
     if (mr_log_level_parse(cfg->log_level_str, (enum mr_log_level *)&cfg->log_level) < 0)
         return refuse(err, cfg, lc, "log.level", "expected err, warning, info or debug");
     static const char *pms[] = {"static", "dynamic", "ondemand", "adaptive"};
-    cfg->pm = (enum mr_pm)-1;
+    cfg->pm = (enum mr_pm) - 1;
     for (size_t i = 0; i < 4; i++)
         if (strcmp(cfg->pm_str, pms[i]) == 0)
             cfg->pm = (enum mr_pm)i;
@@ -358,7 +379,7 @@ void
 mr_cfg_fini(struct mr_cfg *cfg)
 {
     for (size_t i = 0; i < N_SPECS; i++) {
-        char *field = (char *)cfg + specs[i].off;
+        void *field = (char *)cfg + specs[i].off;
         if (specs[i].type == T_STR) {
             free(*(char **)field);
             *(char **)field = NULL;
@@ -408,8 +429,7 @@ mr_cfg_print_reference(FILE *out)
         const char *dot = strchr(sp->path, '.');
         char this_group[32] = "";
         if (dot != NULL)
-            (void)snprintf(this_group, sizeof(this_group), "%.*s", (int)(dot - sp->path),
-                           sp->path);
+            (void)snprintf(this_group, sizeof(this_group), "%.*s", (int)(dot - sp->path), sp->path);
         if (strcmp(group, this_group) != 0) {
             if (*group)
                 fputs("# };\n", out);

@@ -73,6 +73,7 @@ struct mr_cfg {
     char *log_level_str;
     int log_level;
     bool log_timestamps;
+    char *log_file;
     int slowlog_ms;
 
     int health_interval_ms;

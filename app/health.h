@@ -23,14 +23,14 @@ enum mr_breaker_state {
 };
 
 struct mr_health_slot {
-    char name[MR_HEALTH_NAME]; /* "redis", "primary", "replica1", ...; set before fork */
-    atomic_int up;             /* prober: 1 up, 0 down, -1 not probed yet */
-    atomic_int_fast64_t lag_bytes;   /* prober, replicas: primary WAL LSN - replay LSN */
-    atomic_int_fast64_t lag_ms;      /* prober, replicas: time since the primary was where the
-                                        replica is now; 0 when caught up */
-    atomic_int_fast64_t probed_ms;   /* prober: monotonic time of the last probe */
-    atomic_int breaker;              /* enum mr_breaker_state */
-    atomic_int fails;                /* consecutive failures seen by workers */
+    char name[MR_HEALTH_NAME];     /* "redis", "primary", "replica1", ...; set before fork */
+    atomic_int up;                 /* prober: 1 up, 0 down, -1 not probed yet */
+    atomic_int_fast64_t lag_bytes; /* prober, replicas: primary WAL LSN - replay LSN */
+    atomic_int_fast64_t lag_ms;    /* prober, replicas: time since the primary was where the
+                                      replica is now; 0 when caught up */
+    atomic_int_fast64_t probed_ms; /* prober: monotonic time of the last probe */
+    atomic_int breaker;            /* enum mr_breaker_state */
+    atomic_int fails;              /* consecutive failures seen by workers */
     atomic_int_fast64_t open_until_ms;
     atomic_uint_fast64_t failures_total; /* every failure reported, for /metrics */
     atomic_uint_fast64_t opened_total;   /* times the breaker opened */
@@ -49,8 +49,7 @@ void mr_health_init(struct mr_health_slot *s, const char *name);
  * that probe reports. The prober's `up` is not consulted here: see mr_health_routable. */
 bool mr_health_allow(struct mr_health_slot *s, const struct mr_breaker_cfg *cfg, int64_t now_ms);
 /* allow() and the prober does not say the backend is down. */
-bool mr_health_routable(struct mr_health_slot *s, const struct mr_breaker_cfg *cfg,
-                        int64_t now_ms);
+bool mr_health_routable(struct mr_health_slot *s, const struct mr_breaker_cfg *cfg, int64_t now_ms);
 /* A call to the backend succeeded: closes the breaker. */
 void mr_health_success(struct mr_health_slot *s);
 /* A call failed or timed out: counts, and opens the breaker at cfg->failures in a row. Returns

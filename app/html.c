@@ -10,12 +10,28 @@ mr_html_escape(struct mr_buf *b, const char *s, size_t len)
         const char *rep;
         size_t rep_len;
         switch (s[i]) {
-        case '&': rep = "&amp;"; rep_len = 5; break;
-        case '<': rep = "&lt;"; rep_len = 4; break;
-        case '>': rep = "&gt;"; rep_len = 4; break;
-        case '"': rep = "&quot;"; rep_len = 6; break;
-        case '\'': rep = "&#39;"; rep_len = 5; break;
-        default: continue;
+        case '&':
+            rep = "&amp;";
+            rep_len = 5;
+            break;
+        case '<':
+            rep = "&lt;";
+            rep_len = 4;
+            break;
+        case '>':
+            rep = "&gt;";
+            rep_len = 4;
+            break;
+        case '"':
+            rep = "&quot;";
+            rep_len = 6;
+            break;
+        case '\'':
+            rep = "&#39;";
+            rep_len = 5;
+            break;
+        default:
+            continue;
         }
         mr_buf_append(b, s + run, i - run);
         mr_buf_append(b, rep, rep_len);

@@ -81,13 +81,27 @@ mr_json_escape(struct mr_buf *b, const char *s, size_t len)
         mr_buf_append(b, s + run, i - run);
         run = i + 1;
         switch (c) {
-        case '"': mr_buf_append(b, "\\\"", 2); break;
-        case '\\': mr_buf_append(b, "\\\\", 2); break;
-        case '\n': mr_buf_append(b, "\\n", 2); break;
-        case '\r': mr_buf_append(b, "\\r", 2); break;
-        case '\t': mr_buf_append(b, "\\t", 2); break;
-        case '\b': mr_buf_append(b, "\\b", 2); break;
-        case '\f': mr_buf_append(b, "\\f", 2); break;
+        case '"':
+            mr_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            mr_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            mr_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            mr_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            mr_buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            mr_buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            mr_buf_append(b, "\\f", 2);
+            break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             mr_buf_append(b, u, 6);

@@ -116,8 +116,7 @@ set_unix_perms(const char *path, const struct mr_listen_opts *o, struct mr_err *
 }
 
 static int
-open_unix(struct mr_listen *l, const struct mr_listen_opts *o, const char *path,
-          struct mr_err *err)
+open_unix(struct mr_listen *l, const struct mr_listen_opts *o, const char *path, struct mr_err *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (*path == '\0' || strlen(path) >= sizeof(sa.sun_path))
@@ -204,7 +203,7 @@ mr_listen_open(struct mr_listen *l, const struct mr_listen_opts *o, struct mr_er
     l->fd = -1;
     l->origin = MR_LISTEN_BOUND;
     int rc = strncmp(o->addr, "unix:", 5) == 0 ? open_unix(l, o, o->addr + 5, err)
-                                                : open_inet(l, o->addr, err);
+                                               : open_inet(l, o->addr, err);
     if (rc < 0)
         return rc;
     if (listen(l->fd, o->backlog) != 0) {
@@ -239,10 +238,13 @@ unix_queue_len(int fd)
         struct nlmsghdr nlh;
         struct unix_diag_req req;
     } msg = {
-        .nlh = {.nlmsg_len = sizeof(msg), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+        .nlh = {.nlmsg_len = sizeof(msg),
+                .nlmsg_type = SOCK_DIAG_BY_FAMILY,
                 .nlmsg_flags = NLM_F_REQUEST},
-        .req = {.sdiag_family = AF_UNIX, .udiag_states = 1 << 10 /* TCP_LISTEN */,
-                .udiag_ino = (unsigned)st.st_ino, .udiag_show = UDIAG_SHOW_RQLEN,
+        .req = {.sdiag_family = AF_UNIX,
+                .udiag_states = 1 << 10 /* TCP_LISTEN */,
+                .udiag_ino = (unsigned)st.st_ino,
+                .udiag_show = UDIAG_SHOW_RQLEN,
                 .udiag_cookie = {~0U, ~0U}},
     };
     int result = -1;

@@ -2,6 +2,7 @@
 /* log: formatting and the single write(2) per line. The level and timestamp switch are
  * process-wide and set once before fork (and again after a config reload). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,19 @@ mr_log_setup(enum mr_log_level level, bool timestamps)
 {
     log_level = level;
     log_timestamps = timestamps;
+}
+
+int
+mr_log_reopen(const char *path)
+{
+    if (path == NULL || *path == '\0')
+        return 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -errno : 0; /* dup2 clears O_CLOEXEC on fd 2 */
+    (void)close(fd);
+    return rc;
 }
 
 int

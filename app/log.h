@@ -30,6 +30,11 @@ void mr_log(enum mr_log_level level, const char *event, const char *fmt, ...) MR
  * control bytes escaped; truncated to fit. Returns dst. */
 const char *mr_log_quote(char *dst, size_t cap, const char *s);
 
+/* Points stderr at `path` (append, created 0640) so that every process's lines go there;
+ * "" leaves stderr alone. Called at start and on SIGUSR1 (after logrotate moved the file).
+ * Returns 0 or -errno. */
+MR_MUST_CHECK int mr_log_reopen(const char *path);
+
 /* Parses "err", "warning", "info", "debug". Returns 0 or -EINVAL. */
 MR_MUST_CHECK int mr_log_level_parse(const char *name, enum mr_log_level *out);
 

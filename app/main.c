@@ -48,8 +48,8 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
     }
     atomic_store(&sb->workers[0].pid, getpid());
     mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0", getpid());
-    struct mr_worker_args a = {cfg, sb, 0, &sb->workers[0], l->fd, mr_handler_table,
-                               mr_handler_count, true};
+    struct mr_worker_args a = {
+        cfg, sb, 0, &sb->workers[0], l->fd, mr_handler_table, mr_handler_count, true};
     int rc = mr_worker_run(&a);
     mr_sb_free(&sb);
     return rc;
@@ -68,12 +68,24 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case 't': test_only = true; break;
-        case 'v': printf("millrace %s\n", MR_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        case 'P': mr_cfg_print_reference(stdout); return 0;
-        default: usage(stderr); return 64; /* EX_USAGE */
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'v':
+            printf("millrace %s\n", MR_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'P':
+            mr_cfg_print_reference(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 64; /* EX_USAGE */
         }
     }
     if (optind != argc) {
@@ -93,6 +105,12 @@ main(int argc, char **argv)
         return 0;
     }
     mr_log_setup((enum mr_log_level)cfg.log_level, cfg.log_timestamps);
+    int lrc = mr_log_reopen(cfg.log_file);
+    if (lrc < 0) {
+        fprintf(stderr, "millrace: log.file %s: %s\n", cfg.log_file, strerror(-lrc));
+        mr_cfg_fini(&cfg);
+        return MR_EX_CONFIG;
+    }
     mr_notify_init();
     struct mr_listen l = {.fd = -1};
     if (mr_listen_inherit(&l) == 0) {

@@ -23,6 +23,7 @@
 #include "app/log.h"
 #include "app/manager.h"
 #include "app/notify.h"
+#include "app/pool.h"
 #include "app/prober.h"
 #include "app/scoreboard.h"
 #include "app/worker.h"
@@ -39,6 +40,10 @@ struct mr_mgr {
     int64_t status_started_ms;
     int64_t last_full_warn_ms;
     bool was_full;
+    int reload_target;                   /* workers to keep while old ones are replaced */
+    uint64_t prev_hist[MR_HIST_BUCKETS]; /* all routes, at the last STATUS= */
+    uint64_t prev_accepted;
+    int64_t last_rss_ms;
     struct mr_sb *sb;
     unsigned generation;
     pid_t prober;
@@ -59,13 +64,23 @@ static void
 on_signal(int sig)
 {
     switch (sig) {
-    case SIGCHLD: got_chld = 1; break;
+    case SIGCHLD:
+        got_chld = 1;
+        break;
     case SIGTERM:
-    case SIGINT: got_term = 1; break;
-    case SIGQUIT: got_quit = 1; break;
+    case SIGINT:
+        got_term = 1;
+        break;
+    case SIGQUIT:
+        got_quit = 1;
+        break;
     case SIGHUP:
-    case SIGUSR2: got_reload = 1; break;
-    case SIGUSR1: got_usr1 = 1; break;
+    case SIGUSR2:
+        got_reload = 1;
+        break;
+    case SIGUSR1:
+        got_usr1 = 1;
+        break;
     }
 }
 
@@ -132,7 +147,7 @@ spawn_worker(struct mr_mgr *m, int64_t now)
     if (pid == 0) {
         if (m->status_ls->fd >= 0)
             (void)close(m->status_ls->fd);
-        struct mr_worker_args a = {&m->cfg, m->sb,           slot, w, m->ls->fd, mr_handler_table,
+        struct mr_worker_args a = {&m->cfg,          m->sb, slot, w, m->ls->fd, mr_handler_table,
                                    mr_handler_count, true};
         _exit(mr_worker_run(&a));
     }
@@ -173,7 +188,7 @@ spawn_status(struct mr_mgr *m, int64_t now)
     }
     if (pid == 0) {
         (void)close(m->ls->fd);
-        struct mr_worker_args a = {&m->cfg,        m->sb,           -1,   w, m->status_ls->fd,
+        struct mr_worker_args a = {&m->cfg,         m->sb,           -1,   w, m->status_ls->fd,
                                    mr_status_table, mr_status_count, false};
         _exit(mr_worker_run(&a));
     }
@@ -231,12 +246,12 @@ quit_one_old(struct mr_mgr *m, int64_t now)
         quit_worker(pick, now);
 }
 
+/* The reload rule (top of this file), with T = reload_target. */
 static void
-manage_pool(struct mr_mgr *m, int64_t now)
+replace_old(struct mr_mgr *m, int64_t now, struct census c)
 {
-    int target = m->cfg.workers;
-    struct census c = take_census(m);
-    if (c.old_active > 0 && c.new_ready > 0 && c.new_ready + c.old_active > target)
+    int target = m->reload_target;
+    if (c.new_ready > 0 && c.new_ready + c.old_active > target)
         quit_one_old(m, now);
     c = take_census(m);
     while (c.new_live < target && c.new_live + c.old_active <= target) {
@@ -245,6 +260,94 @@ manage_pool(struct mr_mgr *m, int64_t now)
         c = take_census(m);
         if (c.new_live == before)
             break; /* rate limit or no slot: next tick */
+    }
+}
+
+static bool
+is_idle_expired(const struct mr_mgr *m, struct mr_sb_worker *w, int64_t now)
+{
+    return atomic_load(&w->state) == MR_W_IDLE &&
+           now - atomic_load(&w->idle_since_ms) > m->cfg.idle_timeout_ms;
+}
+
+static struct mr_pool_view
+take_view(struct mr_mgr *m, int64_t now)
+{
+    struct mr_pool_view v = {.queue = atomic_load(&m->sb->pool.listen_queue)};
+    long rss_kb = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting))
+            continue;
+        int s = atomic_load(&w->state);
+        v.total++;
+        v.idle += s == MR_W_IDLE;
+        v.starting += s == MR_W_STARTING;
+        v.idle_expired += is_idle_expired(m, w, now);
+        rss_kb += atomic_load(&w->rss_kb);
+    }
+    v.rss_mb = rss_kb / 1024;
+    return v;
+}
+
+/* Asks up to n idle workers to quit, the longest idle first. */
+static void
+retire_idle(struct mr_mgr *m, int n, int64_t now)
+{
+    while (n-- > 0) {
+        struct mr_sb_worker *pick = NULL;
+        for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+            struct mr_sb_worker *w = &m->sb->workers[i];
+            if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting) ||
+                atomic_load(&w->state) != MR_W_IDLE)
+                continue;
+            if (pick == NULL || atomic_load(&w->idle_since_ms) < atomic_load(&pick->idle_since_ms))
+                pick = w;
+        }
+        if (pick == NULL)
+            return;
+        quit_worker(pick, now);
+    }
+}
+
+static void
+manage_pool(struct mr_mgr *m, int64_t now)
+{
+    struct census c = take_census(m);
+    if (c.old_active > 0) {
+        replace_old(m, now, c);
+        return;
+    }
+    struct mr_pool_view v = take_view(m, now);
+    struct mr_pool_plan p = mr_pool_plan(&m->cfg, &v);
+    for (int i = 0; i < p.spawn; i++)
+        spawn_worker(m, now);
+    retire_idle(m, p.retire, now);
+}
+
+/* RSS of each worker from /proc, once a second: the adaptive mode's memory budget and
+ * /status read it. */
+static void
+sample_rss(struct mr_mgr *m, int64_t now)
+{
+    if (now - m->last_rss_ms < 1000)
+        return;
+    m->last_rss_ms = now;
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        pid_t pid = atomic_load(&w->pid);
+        if (pid == 0)
+            continue;
+        char path[64];
+        (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+        FILE *f = fopen(path, "re");
+        long size = 0, resident = 0;
+        if (f != NULL) {
+            if (fscanf(f, "%ld %ld", &size, &resident) == 2)
+                atomic_store(&w->rss_kb, resident * page_kb);
+            (void)fclose(f);
+        }
     }
 }
 
@@ -265,6 +368,7 @@ note_crash(struct mr_mgr *m, int64_t now)
     mr_log(MR_LOG_ERR, "emergency_restart", "crashes=%d interval_ms=%d", recent,
            m->cfg.emergency_restart_interval_ms);
     memset(m->crash_times, 0, sizeof(m->crash_times));
+    m->reload_target = take_census(m).new_live;
     m->generation++; /* every worker is now "old": replaced one at a time */
     atomic_store(&m->sb->pool.generation, m->generation);
 }
@@ -326,8 +430,8 @@ kill_stuck(struct mr_mgr *m, struct mr_sb_worker *w, int slot, const char *why, 
 {
     char uri[160];
     (void)mr_log_quote(uri, sizeof(uri), w->uri);
-    mr_log(MR_LOG_ERR, "worker_killed", "worker=%d pid=%d reason=%s method=%s uri=%s ms=%lld",
-           slot, atomic_load(&w->pid), why, w->method, uri, (long long)ms);
+    mr_log(MR_LOG_ERR, "worker_killed", "worker=%d pid=%d reason=%s method=%s uri=%s ms=%lld", slot,
+           atomic_load(&w->pid), why, w->method, uri, (long long)ms);
     atomic_store(&w->quitting, 1); /* planned: no second log line at reap */
     atomic_fetch_add(&m->sb->pool.killed_timeout, 1);
     (void)kill(atomic_load(&w->pid), SIGKILL);
@@ -385,6 +489,11 @@ reload(struct mr_mgr *m)
     mr_cfg_fini(&m->cfg);
     m->cfg = next;
     mr_log_setup((enum mr_log_level)m->cfg.log_level, m->cfg.log_timestamps);
+    int live = take_census(m).new_live;
+    m->reload_target = m->cfg.pm == MR_PM_STATIC ? m->cfg.workers
+                                                 : (live < 1                ? 1
+                                                    : live > m->cfg.workers ? m->cfg.workers
+                                                                            : live);
     m->generation++;
     atomic_store(&m->sb->pool.generation, m->generation);
     if (m->prober > 0)
@@ -426,6 +535,36 @@ children_left(struct mr_mgr *m)
     return take_census(m).total + (m->prober > 0) + (m->status_pid > 0);
 }
 
+/* Requests per second and P99 over the last interval, from the difference between two
+ * snapshots of the routes' histograms: what `systemctl status` shows. */
+static void
+status_line(struct mr_mgr *m, int64_t interval_ms, char *line, size_t cap)
+{
+    atomic_uint_fast64_t delta[MR_HIST_BUCKETS];
+    for (int k = 0; k < MR_HIST_BUCKETS; k++) {
+        uint64_t sum = 0;
+        for (int r = 0; r <= MR_SB_MAX_ROUTES; r++)
+            sum += atomic_load_explicit(&m->sb->routes[r].hist[k], memory_order_relaxed);
+        atomic_init(&delta[k], sum - m->prev_hist[k]);
+        m->prev_hist[k] = sum;
+    }
+    uint64_t accepted = atomic_load(&m->sb->pool.accepted);
+    double rps = interval_ms > 0 ? (double)(accepted - m->prev_accepted) * 1000.0 / interval_ms : 0;
+    m->prev_accepted = accepted;
+    int active = 0, idle = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        struct mr_sb_worker *w = &m->sb->workers[i];
+        if (atomic_load(&w->pid) == 0)
+            continue;
+        int s = atomic_load(&w->state);
+        idle += s == MR_W_IDLE;
+        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+    }
+    (void)snprintf(line, cap, "STATUS=active %d, idle %d, requests %llu, %.1f req/s, p99 %.1f ms",
+                   active, idle, (unsigned long long)accepted, rps,
+                   (double)mr_sb_quantile(delta, 0.99) / 1000.0);
+}
+
 static void
 report_status(struct mr_mgr *m, int64_t now)
 {
@@ -436,20 +575,9 @@ report_status(struct mr_mgr *m, int64_t now)
     }
     if (now - m->last_status_ms < 10000)
         return;
+    char line[192];
+    status_line(m, now - m->last_status_ms, line, sizeof(line));
     m->last_status_ms = now;
-    int active = 0, idle = 0;
-    uint64_t requests = atomic_load(&m->sb->pool.accepted);
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
-        struct mr_sb_worker *w = &m->sb->workers[i];
-        if (atomic_load(&w->pid) == 0)
-            continue;
-        int s = atomic_load(&w->state);
-        idle += s == MR_W_IDLE;
-        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
-    }
-    char line[160];
-    (void)snprintf(line, sizeof(line), "STATUS=active=%d idle=%d requests=%llu", active, idle,
-                   (unsigned long long)requests);
     (void)mr_notify(line);
 }
 
@@ -490,6 +618,33 @@ sample_load(struct mr_mgr *m, int64_t now)
     m->was_full = full;
 }
 
+/* SIGUSR1: the manager reopens log.file, then asks every child to do the same between
+ * requests (each holds its own dup of the old file). */
+static void
+reopen_logs(struct mr_mgr *m)
+{
+    if (*m->cfg.log_file == '\0') {
+        mr_log(MR_LOG_INFO, "reopen_logs", "note=\"logging to stderr: nothing to reopen\"");
+        return;
+    }
+    int rc = mr_log_reopen(m->cfg.log_file);
+    if (rc < 0) {
+        mr_log(MR_LOG_ERR, "reopen_logs_failed", "file=%s err=\"%s\"", m->cfg.log_file,
+               strerror(-rc));
+        return;
+    }
+    mr_log(MR_LOG_INFO, "logs_reopened", "file=%s", m->cfg.log_file);
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        pid_t pid = atomic_load(&m->sb->workers[i].pid);
+        if (pid > 0)
+            (void)kill(pid, SIGUSR1);
+    }
+    if (m->status_pid > 0)
+        (void)kill(m->status_pid, SIGUSR1);
+    if (m->prober > 0)
+        (void)kill(m->prober, SIGTERM); /* restarted within a second, with the new file */
+}
+
 static void
 tick(struct mr_mgr *m, int64_t now)
 {
@@ -507,7 +662,7 @@ tick(struct mr_mgr *m, int64_t now)
     }
     if (got_usr1) {
         got_usr1 = 0;
-        mr_log(MR_LOG_INFO, "reopen_logs", "note=\"stderr is owned by the caller\"");
+        reopen_logs(m);
     }
     if (got_reload && !m->stopping) {
         got_reload = 0;
@@ -525,6 +680,7 @@ tick(struct mr_mgr *m, int64_t now)
     if (m->status_ls->fd >= 0 && m->status_pid == 0 && now - m->status_started_ms >= 1000)
         spawn_status(m, now);
     sample_load(m, now);
+    sample_rss(m, now);
     report_status(m, now);
 }
 

@@ -44,8 +44,7 @@ render_requests(const struct mr_sb *sb, const struct mr_route *routes, size_t n,
 }
 
 static void
-render_histograms(const struct mr_sb *sb, const struct mr_route *routes, size_t n,
-                  struct mr_buf *b)
+render_histograms(const struct mr_sb *sb, const struct mr_route *routes, size_t n, struct mr_buf *b)
 {
     head(b, "millrace_request_duration_seconds", "histogram",
          "Time from reading a request to sending its response, by route.");
@@ -111,8 +110,8 @@ render_backends(const struct mr_sb *sb, struct mr_buf *b)
     head(b, "millrace_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 open, 2 half-open.");
     for (int i = 0; i <= sb->n_pg; i++) {
         const struct mr_health_slot *s = backend_at(sb, i, &role);
-        mr_buf_printf(b, "millrace_breaker_state{backend=\"%s\",role=\"%s\"} %d\n", s->name,
-                      role, LOAD(s->breaker));
+        mr_buf_printf(b, "millrace_breaker_state{backend=\"%s\",role=\"%s\"} %d\n", s->name, role,
+                      LOAD(s->breaker));
     }
     head(b, "millrace_breaker_opened_total", "counter", "Times a circuit breaker opened.");
     for (int i = 0; i <= sb->n_pg; i++) {

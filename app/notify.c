@@ -44,8 +44,8 @@ mr_notify(const char *state)
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    ssize_t n = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&notify_addr,
-                       notify_len);
+    ssize_t n =
+        sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&notify_addr, notify_len);
     int rc = n < 0 ? -errno : 0;
     (void)close(fd);
     return rc;

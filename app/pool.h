@@ -14,7 +14,7 @@
 #include "app/config.h"
 
 struct mr_pool_view {
-    int total;        /* live, not quitting */
+    int total; /* live, not quitting */
     int idle;
     int starting;
     int queue;        /* connections waiting in the accept queue; -1 unknown */

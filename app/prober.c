@@ -51,6 +51,7 @@ mr_prober_run(const struct mr_cfg *cfg, struct mr_sb *sb)
     struct mr_db_prober *dbp = NULL;
     struct mr_cache *cache = NULL;
     struct mr_health_slot own_redis_slot;
+    memset(&own_redis_slot, 0, sizeof(own_redis_slot));
     mr_health_init(&own_redis_slot, "redis-prober");
     struct mr_db_health h = {.slots = sb->pg};
     if (mr_db_prober_open(&cfg->db, h, &dbp, &err) < 0 ||

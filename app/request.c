@@ -96,8 +96,8 @@ decode_part(const char *s, size_t len, struct mr_arena *a, const char **out, siz
 }
 
 int
-mr_query_parse(const char *s, size_t len, struct mr_arena *a, int max_params,
-               struct mr_param **out, size_t *n)
+mr_query_parse(const char *s, size_t len, struct mr_arena *a, int max_params, struct mr_param **out,
+               size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -236,8 +236,8 @@ mr_req_parse(struct mr_req *r, char *const *envp, struct mr_arena *a,
     size_t qlen = strlen(r->query_string);
     if (qlen > (size_t)lim->max_query_bytes)
         return mr_err_set(err, 414, "query string longer than %d bytes", lim->max_query_bytes);
-    int rc = mr_query_parse(r->query_string, qlen, a, lim->max_query_params, &r->query,
-                            &r->n_query);
+    int rc =
+        mr_query_parse(r->query_string, qlen, a, lim->max_query_params, &r->query, &r->n_query);
     if (rc == -E2BIG)
         return mr_err_set(err, 400, "more than %d query parameters", lim->max_query_params);
     if (rc == -EINVAL)

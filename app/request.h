@@ -29,16 +29,16 @@ struct mr_req_limits {
 };
 
 struct mr_req {
-    const char *method;       /* "GET", ... */
-    const char *path;         /* DOCUMENT_URI, else REQUEST_URI up to '?' */
+    const char *method; /* "GET", ... */
+    const char *path;   /* DOCUMENT_URI, else REQUEST_URI up to '?' */
     size_t path_len;
     const char *query_string; /* raw, "" when none */
     const char *request_id;   /* nginx's $request_id (REQUEST_ID param), "-" when none */
     char *const *envp;        /* the FastCGI params, "NAME=value" */
     struct mr_param *query;   /* decoded query parameters, in order */
     size_t n_query;
-    long content_length;      /* -1 when absent */
-    const char *body;         /* in the arena; NULL when none */
+    long content_length; /* -1 when absent */
+    const char *body;    /* in the arena; NULL when none */
     size_t body_len;
     bool is_head;
 };

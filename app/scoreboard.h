@@ -33,28 +33,29 @@ enum mr_worker_state {
 };
 
 struct mr_sb_worker {
-    atomic_int pid;        /* manager: set at fork, cleared at reap */
-    atomic_uint generation; /* manager: the config generation it was started with */
-    atomic_int state;      /* worker */
-    atomic_int quitting;   /* manager: SIGQUIT sent */
+    atomic_int pid;                    /* manager: set at fork, cleared at reap */
+    atomic_uint generation;            /* manager: the config generation it was started with */
+    atomic_int state;                  /* worker */
+    atomic_int quitting;               /* manager: SIGQUIT sent */
     atomic_int_fast64_t started_ms;    /* manager: monotonic */
     atomic_int_fast64_t req_start_us;  /* worker: monotonic start of the current request */
+    atomic_int_fast64_t idle_since_ms; /* worker: monotonic time it last became idle */
     atomic_uint_fast64_t requests;     /* worker: requests served */
     atomic_int_fast64_t last_duration_us;
     atomic_int_fast64_t last_backend_us;
-    atomic_long rss_kb;                /* manager: sampled */
-    char method[8];                    /* worker; may be read torn by /status, display only */
+    atomic_long rss_kb; /* manager: sampled */
+    char method[8];     /* worker; may be read torn by /status, display only */
     char uri[MR_SB_URI];
 };
 
 struct mr_sb_route {
-    atomic_uint_fast64_t by_class[6];  /* [1..5] = 1xx..5xx */
+    atomic_uint_fast64_t by_class[6]; /* [1..5] = 1xx..5xx */
     atomic_uint_fast64_t hist[MR_HIST_BUCKETS];
     atomic_uint_fast64_t sum_us;
 };
 
 struct mr_sb_pool {
-    atomic_int_fast64_t start_time;    /* wall clock seconds */
+    atomic_int_fast64_t start_time; /* wall clock seconds */
     atomic_uint_fast64_t accepted;
     atomic_uint_fast64_t respawns;
     atomic_uint_fast64_t killed_timeout;

@@ -21,8 +21,8 @@ pm_name(enum mr_pm pm)
 static const char *
 state_name(int s)
 {
-    static const char *names[] = {"Free", "Starting", "Idle", "Reading headers", "Running",
-                                  "Finishing"};
+    static const char *names[] = {"Free",    "Starting", "Idle", "Reading headers",
+                                  "Running", "Finishing"};
     return s >= 0 && s < 6 ? names[s] : "Unknown";
 }
 
@@ -98,7 +98,8 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_ro
     time_t start = (time_t)LOAD(sb->pool.start_time);
     struct tm tm;
     (void)strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", localtime_r(&start, &tm));
-    mr_buf_printf(b, "pool:                 %s\nprocess manager:      %s\nstart time:           %s\n",
+    mr_buf_printf(b,
+                  "pool:                 %s\nprocess manager:      %s\nstart time:           %s\n",
                   cfg->path, pm_name(cfg->pm), when);
     for (int i = 0; f[i].name; i++)
         mr_buf_printf(b, "%s:%*s%lld\n", f[i].name, (int)(21 - strlen(f[i].name)), "", f[i].v);
@@ -109,10 +110,10 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_ro
         char name[96];
         route_name(name, sizeof(name), routes, n, i);
         const atomic_uint_fast64_t *h = sb->routes[i].hist;
-        mr_buf_printf(b, "route %s: requests %llu p50_ms %.3f p95_ms %.3f p99_ms %.3f\n", name,
-                      (unsigned long long)route_count(&sb->routes[i]),
-                      (double)mr_sb_quantile(h, 0.50) / 1000, (double)mr_sb_quantile(h, 0.95) / 1000,
-                      (double)mr_sb_quantile(h, 0.99) / 1000);
+        mr_buf_printf(
+            b, "route %s: requests %llu p50_ms %.3f p95_ms %.3f p99_ms %.3f\n", name,
+            (unsigned long long)route_count(&sb->routes[i]), (double)mr_sb_quantile(h, 0.50) / 1000,
+            (double)mr_sb_quantile(h, 0.95) / 1000, (double)mr_sb_quantile(h, 0.99) / 1000);
     }
     if (!o->full)
         return;
@@ -123,16 +124,17 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_ro
             continue;
         int s = LOAD(w->state);
         bool busy = s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
-        mr_buf_printf(b,
-                      "\n************************\npid:                  %d\nstate:                "
-                      "%s\nstart since:          %lld\nrequests:             %llu\nrequest "
-                      "duration:     %lld\nrequest method:       %s\nrequest URI:          %s\n"
-                      "last backend time:    %lld\n",
-                      LOAD(w->pid), state_name(s), (long long)(now_ms - LOAD(w->started_ms)) / 1000,
-                      (unsigned long long)LOAD(w->requests),
-                      (long long)(busy ? now_us - LOAD(w->req_start_us) : LOAD(w->last_duration_us)),
-                      w->method[0] ? w->method : "-", w->uri[0] ? w->uri : "-",
-                      (long long)LOAD(w->last_backend_us));
+        mr_buf_printf(
+            b,
+            "\n************************\npid:                  %d\nstate:                "
+            "%s\nstart since:          %lld\nrequests:             %llu\nrequest "
+            "duration:     %lld\nrequest method:       %s\nrequest URI:          %s\n"
+            "last backend time:    %lld\n",
+            LOAD(w->pid), state_name(s), (long long)(now_ms - LOAD(w->started_ms)) / 1000,
+            (unsigned long long)LOAD(w->requests),
+            (long long)(busy ? now_us - LOAD(w->req_start_us) : LOAD(w->last_duration_us)),
+            w->method[0] ? w->method : "-", w->uri[0] ? w->uri : "-",
+            (long long)LOAD(w->last_backend_us));
     }
 }
 

@@ -44,10 +44,12 @@ struct mr_worker {
     struct mr_rand rng;
     struct mr_req_limits limits;
     FCGX_Request fcgx;
-    uint64_t max_requests; /* 0 = never recycle */
+    uint64_t max_requests;                              /* 0 = never recycle */
+    struct mr_db_stats db_seen[MR_DB_MAX_REPLICAS + 1]; /* already added to the scoreboard */
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
 static volatile sig_atomic_t listen_fd_sig = -1; /* closed by the SIGQUIT handler */
 static volatile sig_atomic_t kept_fd_sig = -1;   /* idle kept connection, shut down on SIGQUIT */
 
@@ -67,6 +69,13 @@ on_quit(int sig)
 }
 
 static void
+on_usr1(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
+static void
 install_signals(void)
 {
     struct sigaction sa = {0};
@@ -80,10 +89,11 @@ install_signals(void)
     (void)sigaction(SIGTERM, &sa, NULL);
     (void)sigaction(SIGINT, &sa, NULL);
     (void)sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = on_usr1;
+    (void)sigaction(SIGUSR1, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
     (void)sigaction(SIGHUP, &sa, NULL);
-    (void)sigaction(SIGUSR1, &sa, NULL);
     (void)sigaction(SIGUSR2, &sa, NULL);
     sigset_t all;
     sigemptyset(&all);
@@ -264,6 +274,26 @@ log_request(struct mr_worker *w, const struct mr_ctx *ctx, int64_t us)
            (long long)(us / 1000), (long long)(ctx->backend_us / 1000));
 }
 
+/* db/ counts per worker; the scoreboard sums the pool. Adding the difference after each
+ * request keeps db/ free of shared memory and costs a few loads. */
+static void
+publish_db_stats(struct mr_worker *w)
+{
+    for (int i = 0; i <= w->cfg->db.n_replicas; i++) {
+        const struct mr_db_stats *st = mr_db_stats(w->db, i);
+        if (st == NULL)
+            continue;
+        struct mr_db_stats *seen = &w->db_seen[i];
+        if (st->queries != seen->queries)
+            atomic_fetch_add_explicit(&w->sb->db_queries[i], st->queries - seen->queries,
+                                      memory_order_relaxed);
+        if (st->errors != seen->errors)
+            atomic_fetch_add_explicit(&w->sb->db_errors[i], st->errors - seen->errors,
+                                      memory_order_relaxed);
+        *seen = *st;
+    }
+}
+
 static void
 serve_one(struct mr_worker *w)
 {
@@ -285,6 +315,7 @@ serve_one(struct mr_worker *w)
     FCGX_Finish_r(&w->fcgx);
     int64_t us = mr_clock_us() - ctx.start_us;
     if (w->is_pool) {
+        publish_db_stats(w);
         mr_sb_record(w->sb, route, ctx.resp.status, us);
         atomic_fetch_add_explicit(&w->sb->pool.accepted, 1, memory_order_relaxed);
     }
@@ -307,9 +338,8 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->n_routes = a->n_routes;
     w->is_pool = a->is_pool;
     const struct mr_cfg *c = a->cfg;
-    w->limits = (struct mr_req_limits){c->max_params,     c->max_params_bytes,
-                                       c->max_query_bytes, c->max_query_params,
-                                       c->max_header_bytes, c->max_body_bytes};
+    w->limits = (struct mr_req_limits){c->max_params,       c->max_params_bytes, c->max_query_bytes,
+                                       c->max_query_params, c->max_header_bytes, c->max_body_bytes};
     mr_rand_seed(&w->rng, (uint64_t)getpid() << 32 ^ (uint64_t)mr_clock_us());
     if (c->max_requests > 0)
         w->max_requests = (uint64_t)c->max_requests +
@@ -368,6 +398,12 @@ mr_worker_run(const struct mr_worker_args *a)
     install_signals(); /* after FCGX_Init, which installs handlers of its own */
     uint64_t served = 0;
     while (!stop_requested && (w.max_requests == 0 || served < w.max_requests)) {
+        if (reopen_requested) {
+            reopen_requested = 0;
+            if (mr_log_reopen(a->cfg->log_file) < 0)
+                mr_log(MR_LOG_ERR, "reopen_logs_failed", "worker=%d pid=%d", w.slot, getpid());
+        }
+        atomic_store_explicit(&w.me->idle_since_ms, mr_clock_ms(), memory_order_relaxed);
         set_state(&w, MR_W_IDLE);
         if (w.fcgx.ipcFd < 0) {
             int fd = next_connection(&w, a->listen_fd);

@@ -16,8 +16,8 @@
 struct mr_worker_args {
     const struct mr_cfg *cfg;
     struct mr_sb *sb;
-    int slot;                   /* index for logs */
-    struct mr_sb_worker *me;    /* the slot this process writes */
+    int slot;                /* index for logs */
+    struct mr_sb_worker *me; /* the slot this process writes */
     int listen_fd;
     const struct mr_route *routes; /* the handler table it serves */
     size_t n_routes;

@@ -29,8 +29,8 @@ struct mr_cache_cfg {
     int command_timeout_ms;
     const char *key_prefix;
     int ttl_ms;
-    int ttl_jitter_pct;    /* each SET's TTL is ttl_ms ± this percentage, at random */
-    double xfetch_beta;    /* 0 disables early refresh; 1 is the paper's default */
+    int ttl_jitter_pct; /* each SET's TTL is ttl_ms ± this percentage, at random */
+    double xfetch_beta; /* 0 disables early refresh; 1 is the paper's default */
     int reconnect_backoff_ms;
     int reconnect_backoff_max_ms;
     struct mr_breaker_cfg breaker;

@@ -165,8 +165,7 @@ take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items
         if (e->type != REDIS_REPLY_STRING || mr_cache__env_parse(e->str, e->len, &env) < 0)
             continue;
         double rnd = mr_cache__rng_unit(&c->rng);
-        if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta,
-                                   rnd)) {
+        if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta, rnd)) {
             items[i].early = true; /* the caller's refill must overwrite, not SET NX */
             continue;
         }
@@ -269,8 +268,8 @@ mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64
         char *ttl_s = env + env_len;
         int ttl_len = snprintf(ttl_s, 16, "%d", ttl);
         const char *argv[6] = {cmd_set, key, env, cmd_px, ttl_s, cmd_nx};
-        size_t argvlen[6] = {sizeof(cmd_set) - 1, key_len, env_len, sizeof(cmd_px) - 1,
-                             (size_t)ttl_len, sizeof(cmd_nx) - 1};
+        size_t argvlen[6] = {sizeof(cmd_set) - 1, key_len,         env_len,
+                             sizeof(cmd_px) - 1,  (size_t)ttl_len, sizeof(cmd_nx) - 1};
         int argc = only_if_absent && !items[i].early ? 6 : 5;
         if (redisAppendCommandArgv(c->ctx, argc, argv, argvlen) != REDIS_OK)
             return mr_cache__call_io_failed(c, false, errno, err);

@@ -24,14 +24,14 @@
 struct mr_db;
 
 struct mr_db_cfg {
-    const char *primary;                          /* libpq connection string */
-    const char *replicas[MR_DB_MAX_REPLICAS];     /* libpq connection strings */
+    const char *primary;                      /* libpq connection string */
+    const char *replicas[MR_DB_MAX_REPLICAS]; /* libpq connection strings */
     int n_replicas;
     int connect_timeout_ms;
     int query_timeout_ms;
     int max_replica_lag_ms;
-    bool reads_fallback_to_primary;               /* no usable replica: read the primary */
-    int reconnect_backoff_ms;                     /* first wait after a failure; doubles */
+    bool reads_fallback_to_primary; /* no usable replica: read the primary */
+    int reconnect_backoff_ms;       /* first wait after a failure; doubles */
     int reconnect_backoff_max_ms;
     struct mr_breaker_cfg breaker;
 };
@@ -71,8 +71,8 @@ void mr_db_deadline(struct mr_db *db, int64_t deadline_ms);
 
 /* One World row from a usable replica, else the primary. Returns 0 and *found, or
  * -ETIMEDOUT, -ECONNREFUSED (no backend usable), -EIO, with the reason in *err. */
-MR_MUST_CHECK int mr_db_world_get(struct mr_db *db, int32_t id, struct mr_world *out,
-                                  bool *found, struct mr_err *err);
+MR_MUST_CHECK int mr_db_world_get(struct mr_db *db, int32_t id, struct mr_world *out, bool *found,
+                                  struct mr_err *err);
 /* n World rows, one statement each, pipelined in one round trip on one backend. out[i]
  * matches ids[i]; a missing row gives out[i].id = 0. */
 MR_MUST_CHECK int mr_db_worlds_get(struct mr_db *db, const int32_t *ids, size_t n,

@@ -105,11 +105,12 @@ pg_own() { if ((IS_ROOT)); then chown "$PG_USER:" "$@"; fi; }
 
 # --- processes -------------------------------------------------------------------------------
 
-# True if PID exists and is not a zombie (a child of `run` lingers as one until reaped).
+# True if PID exists and is not a zombie: a service started by `run` stays one until this
+# script reaps it, and an orphan until init does (some container inits are slow at that).
 alive() {
     local stat
     [[ $1 =~ ^[0-9]+$ ]] || return 1
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
     stat=${stat##*) }
     [[ ${stat%% *} != Z ]]
 }
@@ -180,6 +181,15 @@ wait_for() { # NAME LOGFILE PID CHECK...
         fi
         sleep 0.1
     done
+}
+
+# Refuse to start NAME when something else already listens on 127.0.0.1:PORT. Without this,
+# the readiness check could be answered by the other listener (nginx retries bind() for 2.5 s
+# before it gives up), and up would report success for a part that is about to die.
+port_free() { # NAME PORT LOGFILE
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then
+        fail "$1" "127.0.0.1:$2 is already in use by another process (set another port)" "$3"
+    fi
 }
 
 # Stop the process in a pid file: SIGTERM, wait, SIGKILL; then any children it left behind
@@ -384,16 +394,25 @@ EOF
     fi
 }
 
+# The port a running postmaster listens on: line 4 of its postmaster.pid.
+pg_port() { sed -n 4p "$1/postmaster.pid" 2>/dev/null; }
+
 up_pg() {
     local log=$LOG/pg-primary.log pid t0
     t0=$(now_us)
+    if pid=$(pg_pid "$PRIMARY") && [[ $(pg_port "$PRIMARY") != "$MR_PG_PORT" ]]; then
+        say "pg: running on port $(pg_port "$PRIMARY"), MR_PG_PORT is $MR_PG_PORT: restarting"
+        pg_stop pg "$PRIMARY" "$log"
+    fi
     if pid=$(pg_pid "$PRIMARY"); then
         wait_for pg "$log" "$pid" pg_isready_at "$MR_PG_PORT"
         say "pg: running (pid $pid)"
     else
+        port_free pg "$MR_PG_PORT" "$log"
         [[ -s $PRIMARY/PG_VERSION && -f $PRIMARY/global/pg_control ]] || init_primary
         write_pg_conf "$PRIMARY" "$MR_PG_PORT" primary
-        pg_start "$PRIMARY" "$log" || fail pg "pg_ctl start failed or timed out ($MR_WAIT_S s)" "$log"
+        pg_start "$PRIMARY" "$log" ||
+            fail pg "pg_ctl start failed or timed out ($MR_WAIT_S s)" "$log"
         say "pg: started (pid $(pg_pid "$PRIMARY" || echo '?')) on 127.0.0.1:$MR_PG_PORT" \
             "in $(since "$t0")"
     fi
@@ -462,10 +481,17 @@ replica_answers() { [[ -n $(replica_recovery) ]]; }
 # (instead of exiting) so that up_replica can rebuild once.
 start_replica() {
     local log=$LOG/pg-replica.log pid
+    port_free replica "$MR_PG_REPLICA_PORT" "$log"
     configure_replica
     pg_start "$REPLICA" "$log" || return 1
     pid=$(pg_pid "$REPLICA") || return 1
     replica_in_recovery || return 1
+}
+
+# Whether the running replica listens on MR_PG_REPLICA_PORT and streams from MR_PG_PORT.
+replica_ports_ok() {
+    [[ $(pg_port "$REPLICA") == "$MR_PG_REPLICA_PORT" ]] &&
+        grep -q "^primary_conninfo.*port=${MR_PG_PORT}[ ']" "$REPLICA/postgresql.auto.conf"
 }
 
 up_replica() {
@@ -474,7 +500,9 @@ up_replica() {
     [[ -d $PRIMARY ]] || fail replica "there is no primary yet (stack.sh up pg)" "$log"
     problem=$(replica_problem)
     if pid=$(pg_pid "$REPLICA"); then
-        if [[ -z $problem ]]; then
+        if [[ -z $problem ]] && ! replica_ports_ok; then
+            say "replica: MR_PG_REPLICA_PORT or MR_PG_PORT changed: restarting"
+        elif [[ -z $problem ]]; then
             wait_for replica "$log" "$pid" replica_answers
             if replica_in_recovery; then
                 say "replica: running (pid $pid)"
@@ -507,11 +535,18 @@ redis_answers() {
 up_redis() {
     local log=$LOG/redis.log pid t0
     t0=$(now_us)
+    # Redis shows its address in its process title ("redis-server 127.0.0.1:16379").
+    if pid=$(svc_pid redis) &&
+        [[ $(tr '\0' ' ' <"/proc/$pid/cmdline") != *":$MR_REDIS_PORT"* ]]; then
+        say "redis: MR_REDIS_PORT changed: restarting"
+        stop_pidfile redis "$VAR/redis.pid" redis-server 10
+    fi
     if pid=$(svc_pid redis); then
         wait_for redis "$log" "$pid" redis_answers
         say "redis: running (pid $pid)"
         return 0
     fi
+    port_free redis "$MR_REDIS_PORT" "$log"
     # A cache: no RDB snapshots, no AOF. Foreground (daemonize no) under spawn's nohup.
     spawn "$VAR/redis.pid" "$log" redis-server --bind 127.0.0.1 --port "$MR_REDIS_PORT" \
         --save '' --appendonly no --daemonize no --dir "$RUN" --logfile ''
@@ -557,6 +592,7 @@ up_nginx() {
         say "nginx: etc/nginx-local.conf.in or MR_HTTP_PORT changed: restarting"
         stop_pidfile nginx "$VAR/nginx.pid" nginx 10
     fi
+    port_free nginx "$MR_HTTP_PORT" "$log"
     mv -f -- "$conf.new" "$conf"
     # daemon off: nginx stays the process we started, so its pid is $! (nginx also writes the
     # same pid into var/nginx.pid itself, and removes the file when it exits).
@@ -603,20 +639,22 @@ millrace_answers() {
 up_millrace() {
     local log=$LOG/millrace.log conf=$VAR/millrace.conf pid exe t0
     t0=$(now_us)
-    [[ -x $MILLRACE_BIN ]] ||
-        fail millrace "$MILLRACE_BIN is not built (make millrace, or set MILLRACE_BIN)" "$log"
+    [[ -x $MILLRACE_BIN ]] || die "millrace: no $MILLRACE_BIN (make millrace, or set MILLRACE_BIN)"
     render_millrace_conf "$conf.new"
     if pid=$(svc_pid millrace); then
+        # Another build (the integration tests' ASan binary; a rebuilt ./millrace shows as
+        # "(deleted)"), or another config: the running one is not what was asked for.
         exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || exe=
-        if [[ $exe == "$(readlink -f -- "$MILLRACE_BIN")" ]] && cmp -s "$conf.new" "$conf"; then
+        if [[ $exe != "$(readlink -f -- "$MILLRACE_BIN")" ]]; then
+            say "millrace: running ${exe:-?}, want $MILLRACE_BIN: restarting"
+        elif ! cmp -s "$conf.new" "$conf"; then
+            say "millrace: var/millrace.conf changed (ports or MR_CONF_EXTRA): restarting"
+        else
             rm -f -- "$conf.new"
             wait_for millrace "$log" "$pid" millrace_answers
             say "millrace: running (pid $pid)"
             return 0
         fi
-        # Another build (the integration tests' ASan binary, or a rebuilt ./millrace shows as
-        # "(deleted)"), or another config: the running one is not what was asked for.
-        say "millrace: running ${exe:-?} with another binary or config: restarting"
         stop_millrace
     fi
     mv -f -- "$conf.new" "$conf"
@@ -715,15 +753,30 @@ cmd_status() {
 
 # up, then wait for SIGINT/SIGTERM without polling (wait returns as soon as a trapped signal
 # arrives), then down. The EXIT trap also stops the stack when up itself fails or is
-# interrupted half way, so `run` never leaves anything behind.
+# interrupted half way, so `run` never leaves anything behind. A signal once the stack is up
+# is the normal way to end `run`: exit 0 then (make would otherwise report "Error 130").
+run_exit() {
+    [[ -z $SLEEPER ]] || kill "$SLEEPER" 2>/dev/null || true
+    say
+    say "stopping..."
+    cmd_down
+}
+
 cmd_run() {
+    local f
     SLEEPER=
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    trap 'trap - EXIT; [[ -z $SLEEPER ]] || kill "$SLEEPER" 2>/dev/null; say; say "stopping..."; cmd_down' EXIT
+    RUNNING=0
+    trap 'exit $((RUNNING ? 0 : 130))' INT
+    trap 'exit $((RUNNING ? 0 : 143))' TERM
+    trap 'trap - EXIT; run_exit' EXIT
     cmd_up
-    say "logs: $LOG/{millrace,nginx-access,nginx-error,redis,pg-primary,pg-replica}.log"
+    say "logs:"
+    for f in millrace nginx-access nginx-error redis pg-primary pg-replica; do
+        say "  $LOG/$f.log"
+    done
     say "Ctrl-C stops the stack."
+    # shellcheck disable=SC2034 # read by the INT/TERM traps above
+    RUNNING=1
     sleep infinity 9>&- &
     SLEEPER=$!
     wait "$SLEEPER" || true
