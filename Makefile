@@ -89,6 +89,11 @@ run: millrace
 bench: millrace
 	@scripts/bench.sh
 
+# Chaos under load (CHAOS_SECONDS, default 60): loopback only, bounded, stops by itself.
+chaos: millrace
+	@if scripts/stack.sh up; then python3 tests/chaos/chaos.py; rc=$$?; else rc=1; fi; \
+	  scripts/stack.sh down; exit $$rc
+
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -I. app handlers db cache

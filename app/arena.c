@@ -161,6 +161,8 @@ mr_arena_calloc(struct mr_arena *a, size_t n, size_t size)
 char *
 mr_arena_strndup(struct mr_arena *a, const char *s, size_t len)
 {
+    if (len == SIZE_MAX)
+        return NULL;
     char *p = mr_arena_alloc(a, len + 1);
     if (p == NULL)
         return NULL;

@@ -330,12 +330,14 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
     }
     if (cfg->min_spare > cfg->max_spare)
         return refuse(err, cfg, lc, "min_spare", "must not exceed max_spare");
-    if (cfg->pm == MR_PM_DYNAMIC && cfg->max_spare > cfg->workers)
-        return refuse(err, cfg, lc, "max_spare", "must not exceed workers (max_children)");
     if (cfg->start_servers == 0)
         cfg->start_servers = (cfg->min_spare + cfg->max_spare) / 2;
-    if (cfg->start_servers > cfg->workers)
-        return refuse(err, cfg, lc, "start_servers", "must not exceed workers (max_children)");
+    if (cfg->pm == MR_PM_DYNAMIC) { /* the other modes do not start or keep spares this way */
+        if (cfg->max_spare > cfg->workers)
+            return refuse(err, cfg, lc, "max_spare", "must not exceed workers (max_children)");
+        if (cfg->start_servers > cfg->workers)
+            return refuse(err, cfg, lc, "start_servers", "must not exceed workers (max_children)");
+    }
     if (cfg->db.reconnect_backoff_ms > cfg->db.reconnect_backoff_max_ms)
         return refuse(err, cfg, lc, "db.reconnect_backoff_ms", "must not exceed the max");
     if (cfg->cache.reconnect_backoff_ms > cfg->cache.reconnect_backoff_max_ms)

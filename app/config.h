@@ -82,8 +82,9 @@ struct mr_cfg {
     struct mr_cache_cfg cache;
 };
 
-/* Loads and validates `path` into cfg (caller's storage). Returns 0, or -EINVAL with
- * "file:line: setting: reason" in err (cfg is then finalised already). */
+/* Loads and validates `path` into cfg (caller's storage). Returns 0, -ENOENT when the file
+ * cannot be read, or -EINVAL with "file:line: setting: reason" in err (cfg is then
+ * finalised already). */
 MR_MUST_CHECK int mr_cfg_load(struct mr_cfg *cfg, const char *path, struct mr_err *err);
 /* Frees every string. Safe on a zeroed or already finalised cfg. */
 void mr_cfg_fini(struct mr_cfg *cfg);

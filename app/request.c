@@ -101,12 +101,14 @@ mr_query_parse(const char *s, size_t len, struct mr_arena *a, int max_params, st
 {
     *out = NULL;
     *n = 0;
+    /* Count the non-empty pieces: "a=1&" and "&&a=1" hold one parameter each. */
     size_t count = 0;
     for (size_t i = 0; i < len; i++)
-        count += s[i] == '&';
-    count++;
+        count += s[i] != '&' && (i == 0 || s[i - 1] == '&');
     if (count > (size_t)max_params)
         return -E2BIG;
+    if (count == 0)
+        return 0;
     struct mr_param *p = mr_arena_alloc(a, count * sizeof(*p));
     if (p == NULL)
         return -ENOMEM;

@@ -70,10 +70,11 @@ attempt(struct mr_db *db, int i, mr_db__run_fn fn, void *arg, struct mr_err *err
 }
 
 static bool
-replica_usable(struct mr_db *db, int i, int64_t now_ms)
+replica_usable(struct mr_db *db, int i, int64_t now_ms, bool ignore_lag)
 {
     struct mr_health_slot *s = db->conns[i].slot;
-    if (atomic_load_explicit(&s->lag_ms, memory_order_relaxed) > db->cfg->max_replica_lag_ms)
+    if (!ignore_lag &&
+        atomic_load_explicit(&s->lag_ms, memory_order_relaxed) > db->cfg->max_replica_lag_ms)
         return false;
     if (mr_db__conn_waiting(&db->conns[i], now_ms))
         return false;
@@ -82,13 +83,13 @@ replica_usable(struct mr_db *db, int i, int64_t now_ms)
 
 /* The next usable replica not in `tried` (a bit per backend index), or -1. */
 static int
-pick_replica(struct mr_db *db, unsigned tried, int64_t now_ms)
+pick_replica(struct mr_db *db, unsigned tried, int64_t now_ms, bool ignore_lag)
 {
     int n = db->cfg->n_replicas;
     for (int k = 0; k < n; k++) {
         int r = (db->next_replica + k) % n;
         int i = 1 + r;
-        if ((tried & (1u << i)) == 0 && replica_usable(db, i, now_ms)) {
+        if ((tried & (1u << i)) == 0 && replica_usable(db, i, now_ms, ignore_lag)) {
             db->next_replica = (r + 1) % n;
             return i;
         }
@@ -129,7 +130,7 @@ mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
     for (int k = 0; k < 2; k++) {
         if (deadline_passed(db))
             return rc != 0 ? rc : mr_err_set(err, -ETIMEDOUT, "deadline passed");
-        int i = pick_replica(db, tried, mr_clock_ms());
+        int i = pick_replica(db, tried, mr_clock_ms(), false);
         if (i < 0)
             break;
         tried |= 1u << i;
@@ -144,9 +145,18 @@ mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
     /* A replica's failure is the better reason when the primary is not even tried. */
     struct mr_err why;
     int prc = primary_usable(db, rc != 0 ? &why : err);
-    if (prc != 0)
+    if (prc == 0) {
+        rc = attempt(db, 0, fn, arg, err);
+        if (rc == 0 || !is_retryable(rc) || deadline_passed(db))
+            return rc;
+    }
+    /* The primary is out too. A replica past the lag limit is the only source left, and its
+     * lag cannot shrink while the primary is away: without this, a primary outage under
+     * write load would become a read outage. Its answer may be up to its lag old. */
+    int i = pick_replica(db, tried, mr_clock_ms(), true);
+    if (i < 0)
         return rc != 0 ? rc : prc;
-    return attempt(db, 0, fn, arg, err);
+    return attempt(db, i, fn, arg, err);
 }
 
 int

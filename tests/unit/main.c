@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The unit-test runner: every suite in one SRunner. Check's default fork mode is kept on
+ * purpose (STYLE.md §9): each test runs in its own child, so a crash, a sanitizer report or a
+ * leak fails the test that caused it, by name. Run from tests/unit/ (`make unit` does), so
+ * that tests can open their data files by relative path. Exits 1 when any test fails. */
+#include <stdlib.h>
+
+#include "tests/unit/suites.h"
+
+int
+main(void)
+{
+    Suite *(*const suites[])(void) = {
+        arena_suite, buf_suite, cache_suite, config_suite,  health_suite, html_suite,
+        json_suite,  log_suite, rand_suite,  request_suite, router_suite, scoreboard_suite,
+    };
+    SRunner *sr = srunner_create(NULL);
+    for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+        srunner_add_suite(sr, suites[i]());
+    /* CK_NORMAL ends with Check's own summary line: "100%: Checks: N, Failures: 0, Errors: 0". */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

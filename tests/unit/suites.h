@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* suites: one Check suite per module, each defined in tests/unit/test_<module>.c and run by
+ * main.c. A new suite gets a line here and a line in main.c's table. */
+#ifndef MR_TEST_SUITES_H
+#define MR_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *arena_suite(void);
+Suite *buf_suite(void);
+Suite *cache_suite(void);
+Suite *config_suite(void);
+Suite *health_suite(void);
+Suite *html_suite(void);
+Suite *json_suite(void);
+Suite *log_suite(void);
+Suite *rand_suite(void);
+Suite *request_suite(void);
+Suite *router_suite(void);
+Suite *scoreboard_suite(void);
+
+#endif
