@@ -1,0 +1,28 @@
+"""Paths and ports of the local stack. Ports come from the environment with the project's
+defaults, so CI (defaults) and a developer's private ports both work."""
+import os
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+VAR = os.path.join(ROOT, "var")
+LOG_DIR = os.path.join(VAR, "log")
+
+HTTP_HOST = "127.0.0.1"
+HTTP_PORT = int(os.environ.get("MR_HTTP_PORT", "8080"))
+PG_PORT = int(os.environ.get("MR_PG_PORT", "15432"))
+PG_REPLICA_PORT = int(os.environ.get("MR_PG_REPLICA_PORT", "15433"))
+REDIS_PORT = int(os.environ.get("MR_REDIS_PORT", "16379"))
+
+SOCKET = os.path.join(VAR, "run", "millrace.sock")
+MILLRACE_PID = os.path.join(VAR, "millrace.pid")
+NGINX_PID = os.path.join(VAR, "nginx.pid")
+MILLRACE_CONF = os.path.join(VAR, "millrace.conf")
+MILLRACE_LOG = os.path.join(LOG_DIR, "millrace.log")
+
+# The stack script; MR_STACK overrides it (e.g. a stand-in during development).
+STACK = os.environ.get("MR_STACK", os.path.join(ROOT, "scripts", "stack.sh"))
+
+
+def millrace_bin():
+    """The binary under test: $MILLRACE_BIN (relative to the repo root), else the test build."""
+    b = os.environ.get("MILLRACE_BIN", "build/asan/millrace-test")
+    return b if os.path.isabs(b) else os.path.join(ROOT, b)
