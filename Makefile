@@ -75,6 +75,7 @@ integration: build/asan/millrace-test millrace
 
 test: deps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory integration
 
 up: millrace
@@ -127,3 +128,5 @@ clean:
 	rm -rf build/rel build/asan millrace
 
 -include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+
+include mk/fuzz.mk

@@ -70,7 +70,7 @@ mr_pct_decode(const char *src, size_t len, bool plus_is_space, char *dst, size_t
                 return -EINVAL;
             int hi = hexval((unsigned char)src[i + 1]);
             int lo = hexval((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0)
+            if (hi < 0 || lo < 0 || (hi | lo) == 0) /* %00: every consumer reads C strings */
                 return -EINVAL;
             dst[o++] = (char)(hi << 4 | lo);
             i += 2;

@@ -61,7 +61,8 @@ const char *mr_req_header(const struct mr_req *r, const char *name);
 int mr_query_parse(const char *s, size_t len, struct mr_arena *a, int max_params,
                    struct mr_param **out, size_t *n);
 /* Percent-decodes src[0..len) into dst (room for len + 1 bytes), NUL-terminates, and sets
- * *out_len. Returns 0 or -EINVAL (a '%' not followed by two hex digits, or invalid UTF-8). */
+ * *out_len. Returns 0 or -EINVAL (a '%' not followed by two hex digits, %00, or invalid
+ * UTF-8). */
 int mr_pct_decode(const char *src, size_t len, bool plus_is_space, char *dst, size_t *out_len);
 /* Is s[0..len) valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF)? */
 bool mr_utf8_valid(const char *s, size_t len);

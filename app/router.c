@@ -10,6 +10,8 @@
 static void
 allow_add(char *allow, size_t cap, const char *method)
 {
+    if (cap == 0)
+        return;
     size_t n = strlen(allow);
     if (strstr(allow, method) != NULL) /* methods are distinct words; no prefix clash here */
         return;

@@ -82,11 +82,12 @@ START_TEST(test_pct_decode_rejects_bad_percent)
 }
 END_TEST
 
-/* %00 is a valid byte and valid UTF-8: it decodes to an embedded NUL counted in the length.
- * Consumers that compare with strcmp see the name cut there. */
-START_TEST(test_pct_decode_keeps_encoded_nul)
+/* %00 would decode to an embedded NUL, and every consumer compares C strings: "id%00x"
+ * would match "id". It is refused (400) instead. */
+START_TEST(test_pct_decode_rejects_encoded_nul)
 {
-    assert_decodes("a%00b", false, "a\0b", 3);
+    assert_refused("a%00b");
+    assert_refused("%00");
 }
 END_TEST
 
@@ -556,7 +557,7 @@ request_suite(void)
     tcase_add_test(pct, test_pct_decode_hex_either_case);
     tcase_add_test(pct, test_pct_decode_plus_is_space_only_when_asked);
     tcase_add_test(pct, test_pct_decode_rejects_bad_percent);
-    tcase_add_test(pct, test_pct_decode_keeps_encoded_nul);
+    tcase_add_test(pct, test_pct_decode_rejects_encoded_nul);
     tcase_add_test(pct, test_pct_decode_rejects_invalid_utf8);
     tcase_add_test(pct, test_pct_decode_accepts_valid_utf8);
     suite_add_tcase(s, pct);
