@@ -126,6 +126,19 @@ die_with_manager(pid_t manager)
         _exit(0);
 }
 
+/* fork() for every child of the manager: logs a failure (-1), and in the child (0) ties its
+ * life to the manager's. */
+static pid_t
+fork_child(struct mr_mgr *m)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
+    else if (pid == 0)
+        die_with_manager(m->pid);
+    return pid;
+}
+
 static bool
 spawn_allowed(struct mr_mgr *m, int64_t now)
 {
@@ -150,14 +163,12 @@ spawn_worker(struct mr_mgr *m, int64_t now)
     atomic_store(&w->requests, 0);
     atomic_store(&w->req_start_us, 0);
     w->method[0] = w->uri[0] = '\0';
-    pid_t pid = fork();
+    pid_t pid = fork_child(m);
     if (pid < 0) {
-        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
         atomic_store(&w->state, MR_W_FREE);
         return;
     }
     if (pid == 0) {
-        die_with_manager(m->pid);
         if (m->status_ls->fd >= 0)
             (void)close(m->status_ls->fd);
         struct mr_worker_args a = {&m->cfg,          m->sb, slot, w, m->ls->fd, mr_handler_table,
@@ -171,13 +182,10 @@ spawn_worker(struct mr_mgr *m, int64_t now)
 static void
 spawn_prober(struct mr_mgr *m, int64_t now)
 {
-    pid_t pid = fork();
-    if (pid < 0) {
-        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
+    pid_t pid = fork_child(m);
+    if (pid < 0)
         return;
-    }
     if (pid == 0) {
-        die_with_manager(m->pid);
         (void)close(m->ls->fd); /* the prober serves nothing; only workers hold the socket */
         _exit(mr_prober_run(&m->cfg, m->sb));
     }
@@ -195,13 +203,10 @@ spawn_status(struct mr_mgr *m, int64_t now)
     struct mr_sb_worker *w = &m->sb->status_proc;
     atomic_store(&w->state, MR_W_STARTING);
     atomic_store(&w->started_ms, now);
-    pid_t pid = fork();
-    if (pid < 0) {
-        mr_log(MR_LOG_ERR, "fork_failed", "err=\"%s\"", strerror(errno));
+    pid_t pid = fork_child(m);
+    if (pid < 0)
         return;
-    }
     if (pid == 0) {
-        die_with_manager(m->pid);
         (void)close(m->ls->fd);
         struct mr_worker_args a = {&m->cfg,         m->sb,           -1,   w, m->status_ls->fd,
                                    mr_status_table, mr_status_count, false};
@@ -613,15 +618,8 @@ sample_load(struct mr_mgr *m, int64_t now)
         if (q > atomic_load(&p->max_listen_queue))
             atomic_store(&p->max_listen_queue, q);
     }
-    int active = 0, total = 0;
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
-        struct mr_sb_worker *w = &m->sb->workers[i];
-        if (atomic_load(&w->pid) == 0 || atomic_load(&w->quitting))
-            continue;
-        int s = atomic_load(&w->state);
-        total++;
-        active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
-    }
+    struct mr_sb_counts c = mr_sb_count(m->sb);
+    int active = c.active, total = c.total - c.quitting;
     if (active > atomic_load(&p->max_active))
         atomic_store(&p->max_active, active);
     bool full = q > 0 && total >= m->cfg.workers && active >= total;

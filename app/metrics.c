@@ -173,17 +173,15 @@ render_pool(const struct mr_sb *sb, struct mr_buf *b)
 {
     static const char *names[] = {"free", "starting", "idle", "reading", "busy", "finishing"};
     int count[6] = {0};
+    long rss_kb = 0;
     for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
         if (LOAD(sb->workers[i].pid) == 0)
             continue;
         int s = LOAD(sb->workers[i].state);
         if (s > 0 && s < 6)
             count[s]++;
+        rss_kb += LOAD(sb->workers[i].rss_kb);
     }
-    long rss_kb = 0;
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++)
-        if (LOAD(sb->workers[i].pid) != 0)
-            rss_kb += LOAD(sb->workers[i].rss_kb);
     gauge(b, "millrace_workers_rss_bytes", "Resident memory of all workers (sampled each second).",
           (long long)rss_kb * 1024);
     head(b, "millrace_workers", "gauge", "Worker processes by state.");

@@ -38,6 +38,24 @@ mr_sb_free(struct mr_sb **sb)
     *sb = NULL;
 }
 
+struct mr_sb_counts
+mr_sb_count(const struct mr_sb *sb)
+{
+    struct mr_sb_counts c = {0};
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        const struct mr_sb_worker *w = &sb->workers[i];
+        if (atomic_load_explicit(&w->pid, memory_order_relaxed) == 0)
+            continue;
+        int s = atomic_load_explicit(&w->state, memory_order_relaxed);
+        c.total++;
+        c.quitting += atomic_load_explicit(&w->quitting, memory_order_relaxed) != 0;
+        c.starting += s == MR_W_STARTING;
+        c.idle += s == MR_W_IDLE;
+        c.active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+    }
+    return c;
+}
+
 int
 mr_sb_bucket(int64_t us)
 {

@@ -87,6 +87,15 @@ struct mr_sb {
 struct mr_sb *mr_sb_new(int n_replicas, struct mr_err *err);
 void mr_sb_free(struct mr_sb **sb);
 
+struct mr_sb_counts {
+    int total;                  /* live workers */
+    int quitting;               /* of which asked to quit */
+    int starting, idle, active; /* active: reading, busy or finishing */
+};
+
+/* Counts the live workers by state (relaxed loads: a moment's view). */
+struct mr_sb_counts mr_sb_count(const struct mr_sb *sb);
+
 /* Index of the latency bucket for a duration. */
 int mr_sb_bucket(int64_t us);
 /* Upper bound in µs of bucket i (INT64_MAX for the last). */

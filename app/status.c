@@ -26,32 +26,13 @@ state_name(int s)
     return s >= 0 && s < 6 ? names[s] : "Unknown";
 }
 
-struct counts {
-    int idle, active, total;
-};
-
-static struct counts
-count_workers(const struct mr_sb *sb)
-{
-    struct counts c = {0};
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
-        if (LOAD(sb->workers[i].pid) == 0)
-            continue;
-        int s = LOAD(sb->workers[i].state);
-        c.total++;
-        c.idle += s == MR_W_IDLE;
-        c.active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
-    }
-    return c;
-}
-
 struct field {
     const char *name;
     long long v;
 };
 
 static void
-pool_fields(const struct mr_sb *sb, struct field *f, struct counts c)
+pool_fields(const struct mr_sb *sb, struct field *f, struct mr_sb_counts c)
 {
     time_t start = (time_t)LOAD(sb->pool.start_time);
     struct field v[] = {
@@ -93,7 +74,7 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_ro
             size_t n, const struct mr_status_opts *o, struct mr_buf *b)
 {
     struct field f[16];
-    pool_fields(sb, f, count_workers(sb));
+    pool_fields(sb, f, mr_sb_count(sb));
     char when[64];
     time_t start = (time_t)LOAD(sb->pool.start_time);
     struct tm tm;
@@ -207,7 +188,7 @@ mr_status_render(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct 
         return;
     }
     struct field f[16];
-    pool_fields(sb, f, count_workers(sb));
+    pool_fields(sb, f, mr_sb_count(sb));
     struct mr_json j;
     mr_json_init(&j, b);
     mr_json_obj(&j);
