@@ -33,10 +33,11 @@ enum mr_worker_state {
 };
 
 struct mr_sb_worker {
-    atomic_int pid;                    /* manager: set at fork, cleared at reap */
-    atomic_uint generation;            /* manager: the config generation it was started with */
-    atomic_int state;                  /* worker */
-    atomic_int quitting;               /* manager: SIGQUIT sent */
+    atomic_int pid;         /* manager: set at fork, cleared at reap */
+    atomic_uint generation; /* manager: the config generation it was started with */
+    atomic_int state;       /* worker */
+    atomic_int quitting;    /* manager: SIGQUIT sent */
+    atomic_int kept;        /* worker: idle on a connection nginx keeps (so not in accept) */
     atomic_int_fast64_t started_ms;    /* manager: monotonic */
     atomic_int_fast64_t req_start_us;  /* worker: monotonic start of the current request */
     atomic_int_fast64_t idle_since_ms; /* worker: monotonic time it last became idle */

@@ -10,7 +10,14 @@
  * close the fd we just handed over.
  *
  * Stopping: the SIGQUIT handler sets a flag and closes the listening fd (async-signal-safe),
- * so a worker blocked in accept() wakes with EBADF, and one in a request finishes it first. */
+ * so a worker blocked in accept() wakes with EBADF, and one in a request finishes it first.
+ *
+ * Kept connections (nginx's fastcgi_keep_conn): a worker idle on a kept connection is pinned
+ * to it, and once every worker is pinned, new connections wait in the listen queue for a
+ * worker that never frees up (the libfcgi keepalive trap). So an idle kept worker polls the
+ * listening socket too: when a new connection waits and no other worker is in accept(), it
+ * drops its idle kept connection and takes the new one. nginx retries a request that fails
+ * on a cached connection, so the drop costs no request. */
 #include <errno.h>
 #include <fcgiapp.h>
 #include <poll.h>
@@ -142,6 +149,58 @@ next_connection(struct mr_worker *w, int listen_fd)
             return -1;
         }
     }
+}
+
+/* Is some other worker blocked in accept() (idle, not on a kept connection)? */
+static bool
+another_accepting(const struct mr_worker *w)
+{
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        const struct mr_sb_worker *o = &w->sb->workers[i];
+        if (o == w->me || atomic_load_explicit(&o->pid, memory_order_relaxed) == 0)
+            continue;
+        if (atomic_load_explicit(&o->state, memory_order_relaxed) == MR_W_IDLE &&
+            !atomic_load_explicit(&o->kept, memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
+/* Waits on an idle kept connection. Returns true when a request arrives on it, false when the
+ * connection must be dropped: idle for read_timeout_ms, closed by nginx, a stop, or a new
+ * connection that no other worker is free to accept (see the top of this file). */
+static bool
+kept_conn_ready(struct mr_worker *w, int listen_fd)
+{
+    struct pollfd p[2] = {{w->fcgx.ipcFd, POLLIN, 0}, {listen_fd, POLLIN, 0}};
+    int nfds = w->is_pool ? 2 : 1; /* the status process has no pool to unpin */
+    for (;;) {
+        if (stop_requested)
+            return false;
+        int n = poll(p, (nfds_t)nfds, w->cfg->read_timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        if (p[0].revents != 0)
+            return (p[0].revents & POLLIN) != 0;
+        if (p[1].revents & (POLLNVAL | POLLERR))
+            return false;
+        if (!another_accepting(w))
+            return false;
+        /* Someone else takes it; wait a moment before looking again, not in a spin. */
+        (void)poll(p, 1, 1);
+        if (p[0].revents != 0)
+            return (p[0].revents & POLLIN) != 0;
+    }
+}
+
+static void
+drop_kept(struct mr_worker *w)
+{
+    FCGX_Free(&w->fcgx, 0);
+    (void)close(w->fcgx.ipcFd);
+    w->fcgx.ipcFd = -1;
 }
 
 /* Reads the body into the arena. Returns 0 or the HTTP status to answer. */
@@ -414,6 +473,15 @@ mr_worker_run(const struct mr_worker_args *a)
             w.fcgx.ipcFd = fd;
             w.fcgx.keepConnection = 1; /* see the top of this file */
         } else {
+            atomic_store_explicit(&w.me->kept, 1, memory_order_relaxed);
+            kept_fd_sig = w.fcgx.ipcFd;
+            bool ready = kept_conn_ready(&w, a->listen_fd);
+            kept_fd_sig = -1;
+            atomic_store_explicit(&w.me->kept, 0, memory_order_relaxed);
+            if (!ready) {
+                drop_kept(&w);
+                continue;
+            }
             kept_fd_sig = w.fcgx.ipcFd;
         }
         atomic_store_explicit(&w.me->req_start_us, mr_clock_us(), memory_order_relaxed);
