@@ -1,6 +1,12 @@
 """The keepalive trap (issue 2, item 7): with libfcgi a kept FastCGI connection pins a
 worker, so more kept connections than workers stalls requests. 64 concurrent clients
-through nginx against fewer workers: nothing may take 2 s, nothing may fail."""
+through nginx against fewer workers: nothing may take 2 s, nothing may fail.
+
+/kept/... goes through an upstream with fastcgi_keep_conn and keepalive 32 (more kept
+connections than workers): before millrace unpinned idle kept connections, that load stalled
+the whole pool (34 timeouts in 5 s), and plain requests behind it stalled too."""
+import threading
+
 from lib import load, procs
 from lib.base import StackTestCase
 
@@ -19,3 +25,26 @@ class KeepaliveStall(StackTestCase):
 
     def test_64_connections_fewer_workers_no_stall_plaintext(self):
         self.check("/plaintext")
+
+    def test_kept_connections_beyond_workers_do_not_stall_gets(self):
+        self.check("/kept/plaintext")
+
+    def test_plain_requests_are_not_stalled_by_kept_connections(self):
+        """While 64 clients hold kept connections, other clients still get answers fast."""
+        results = {}
+
+        def kept_load():
+            results["kept"] = load.http_load("/kept/json", 5, 64, timeout_s=2)
+
+        t = threading.Thread(target=kept_load)
+        t.start()
+        try:
+            r = load.http_load("/plaintext", 4, 4, timeout_s=2)
+        finally:
+            t.join(30)
+        self.assertEqual(r.errors, 0, r)
+        self.assertEqual(r.non2xx, 0, r)
+        self.assertLess(r.max_latency_s, 2.0, r)
+        self.assertEqual(results["kept"].errors, 0, results["kept"])
+        self.assertEqual(results["kept"].non2xx, 0, results["kept"])
+        self.assert_pool_normal()
