@@ -191,9 +191,30 @@ prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
     return mr_db__pipeline_exit(c, deadline_ms, rc, err);
 }
 
+/* An idle connection has nothing to read. If its socket is readable, the server has said
+ * something on its own, which after a restart or a fast shutdown is "terminating connection"
+ * and EOF: drop it now, before a request is sent into it, and let the caller reconnect at
+ * once. One poll(2) with no wait per call. */
+static bool
+conn_stale(struct mr_db__conn *c)
+{
+    struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
+    if (p.fd < 0)
+        return true;
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    return !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK;
+}
+
 int
 mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err)
 {
+    if (c->pg != NULL && conn_stale(c)) {
+        PQfinish(c->pg); /* not a failure of this call: reconnect now, no backoff */
+        c->pg = NULL;
+        c->syncs = 0;
+        c->retry_at_ms = 0;
+    }
     if (c->pg != NULL)
         return 0;
     int64_t now = mr_clock_ms();

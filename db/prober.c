@@ -142,6 +142,10 @@ publish(struct mr_db_prober *p, int i, int rc, const struct mr_err *err)
     if (was == up)
         return;
     if (up) {
+        /* Back from down: the breaker's cooldown was for the outage the prober has just seen
+         * end, so close it now instead of letting the first requests find out one by one. */
+        if (was == 0)
+            mr_health_success(s);
         mr_log(MR_LOG_INFO, "backend_up", "backend=%s", s->name);
     } else {
         char q[MR_ERR_LEN + 8];
