@@ -124,7 +124,9 @@ class FailoverCase(StackTestCase):
                 if svc in self.stopped:
                     stack.start(svc)
             stack.up()  # anything else a failure left behind
-            settle(30)
+            took = settle(30)
+            if took > 1.0:
+                print("      (after healing, the stack took %.1f s to serve normally)" % took)
         finally:
             super().tearDown()
 
