@@ -13,6 +13,7 @@ mr_health_init(struct mr_health_slot *s, const char *name)
     atomic_store(&s->lag_bytes, 0);
     atomic_store(&s->lag_ms, 0);
     atomic_store(&s->probed_ms, 0);
+    atomic_store(&s->up_since_ms, 0);
     atomic_store(&s->breaker, MR_BREAKER_CLOSED);
     atomic_store(&s->fails, 0);
     atomic_store(&s->open_until_ms, 0);

@@ -29,6 +29,8 @@ struct mr_health_slot {
     atomic_int_fast64_t lag_ms;    /* prober, replicas: time since the primary was where the
                                       replica is now; 0 when caught up */
     atomic_int_fast64_t probed_ms; /* prober: monotonic time of the last probe */
+    atomic_int_fast64_t up_since_ms; /* prober: when it last saw the backend come up; a
+                                        worker's reconnect backoff older than this is void */
     atomic_int breaker;            /* enum mr_breaker_state */
     atomic_int fails;              /* consecutive failures seen by workers */
     atomic_int_fast64_t open_until_ms;

@@ -111,16 +111,15 @@ mr_log(enum mr_log_level level, const char *event, const char *fmt, ...)
         return;
     int saved_errno = errno;
     char line[MR_LOG_LINE];
-    size_t n = (size_t)snprintf(line, sizeof(line), "<%d>", (int)level);
-    if (log_timestamps) {
+    size_t n = (size_t)snprintf(line, sizeof(line), "<%d>event=%s", (int)level, event);
+    if (log_timestamps) { /* after event=, which stays first (STYLE.md) */
         struct timespec ts;
         struct tm tm;
         (void)clock_gettime(CLOCK_REALTIME, &ts);
         (void)gmtime_r(&ts.tv_sec, &tm);
-        n += strftime(line + n, sizeof(line) - n, "ts=%Y-%m-%dT%H:%M:%S", &tm);
-        n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+        n += strftime(line + n, sizeof(line) - n, " ts=%Y-%m-%dT%H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ", ts.tv_nsec / 1000000);
     }
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "event=%s", event);
     if (fmt != NULL && *fmt != '\0' && n < sizeof(line) - 1) {
         line[n++] = ' ';
         va_list ap;

@@ -717,6 +717,7 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l)
     sigset_t wait_mask;
     install_signals(&wait_mask);
     int64_t now = mr_clock_ms();
+    m.last_status_ms = now; /* the first STATUS= covers the first 10 s, not the boot time */
     spawn_prober(&m, now);
     if (status_l->fd >= 0)
         spawn_status(&m, now);

@@ -21,7 +21,7 @@ probe_redis(struct mr_cache *c, struct mr_health_slot *slot)
     int up = rc == 0;
     int was = atomic_exchange(&slot->up, up);
     atomic_store(&slot->probed_ms, mr_clock_ms());
-    if (was != up && !(was == -1 && up))
+    if (was != up)
         mr_log(up ? MR_LOG_INFO : MR_LOG_WARNING, up ? "backend_up" : "backend_down",
                "backend=redis%s%s%s", up ? "" : " err=\"", up ? "" : err.msg, up ? "" : "\"");
 }

@@ -43,7 +43,9 @@ pool_fields(const struct mr_sb *sb, struct field *f, struct mr_sb_counts c)
         {"idle processes", c.idle},
         {"active processes", c.active},
         {"total processes", c.total},
-        {"max active processes", LOAD(sb->pool.max_active)},
+        /* Sampled every 100 ms: never show less than what is active right now. */
+        {"max active processes",
+         LOAD(sb->pool.max_active) > c.active ? LOAD(sb->pool.max_active) : c.active},
         {"max children reached", (long long)LOAD(sb->pool.max_children_reached)},
         {"slow requests", (long long)LOAD(sb->pool.slow_requests)},
         {NULL, 0},

@@ -322,14 +322,18 @@ log_request(struct mr_worker *w, const struct mr_ctx *ctx, const char *request_i
     bool slow = w->cfg->slowlog_ms > 0 && us / 1000 >= w->cfg->slowlog_ms;
     if (status < 500 && !slow)
         return;
-    char uri[256], detail[256];
+    /* Every value from the request is quoted: REQUEST_ID is whatever the front end passed,
+     * and a newline in it must not forge a log line. */
+    char uri[256], detail[256], rid[96], method[32];
     (void)mr_log_quote(uri, sizeof(uri), w->me->uri);
     (void)mr_log_quote(detail, sizeof(detail), ctx->err_detail ? ctx->err_detail : "");
+    (void)mr_log_quote(rid, sizeof(rid), request_id);
+    (void)mr_log_quote(method, sizeof(method), w->me->method);
     if (slow)
         atomic_fetch_add_explicit(&w->sb->pool.slow_requests, 1, memory_order_relaxed);
     mr_log(status >= 500 ? MR_LOG_ERR : MR_LOG_WARNING, slow ? "slow_request" : "request_failed",
            "req=%s worker=%d pid=%d method=%s uri=%s status=%d err=%s ms=%lld backend_ms=%lld",
-           request_id, w->slot, getpid(), w->me->method, uri, status, detail,
+           rid, w->slot, getpid(), method, uri, status, detail,
            (long long)(us / 1000), (long long)(ctx->backend_us / 1000));
 }
 

@@ -118,10 +118,14 @@ mr_db__conn_fini(struct mr_db__conn *c)
     c->values = NULL;
 }
 
+/* In backoff, unless the prober has seen the backend come up since the failure that armed
+ * it: a restarted database is then used at once, not after up to reconnect_backoff_max_ms. */
 bool
 mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms)
 {
-    return c->pg == NULL && now_ms < c->retry_at_ms;
+    if (c->pg != NULL || now_ms >= c->retry_at_ms)
+        return false;
+    return atomic_load_explicit(&c->slot->up_since_ms, memory_order_relaxed) <= c->failed_at_ms;
 }
 
 void
@@ -133,6 +137,7 @@ mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms)
     c->syncs = 0;
     c->is_broken = false;
     c->retry_at_ms = now_ms + c->backoff_ms;
+    c->failed_at_ms = now_ms;
     c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
 }
 
@@ -194,16 +199,14 @@ prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
 /* An idle connection has nothing to read. If its socket is readable, the server has said
  * something on its own, which after a restart or a fast shutdown is "terminating connection"
  * and EOF: drop it now, before a request is sent into it, and let the caller reconnect at
- * once. One poll(2) with no wait per call. */
+ * once. (libpq would not notice by itself: the message sits unparsed until the next query.)
+ * The rare harmless unsolicited message (a ParameterStatus) costs one reconnect. One poll(2)
+ * with no wait per call. */
 static bool
-conn_stale(struct mr_db__conn *c)
+conn_stale(const struct mr_db__conn *c)
 {
     struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
-    if (p.fd < 0)
-        return true;
-    if (poll(&p, 1, 0) <= 0)
-        return false;
-    return !PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK;
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
 }
 
 int
@@ -218,7 +221,7 @@ mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err)
     if (c->pg != NULL)
         return 0;
     int64_t now = mr_clock_ms();
-    if (now < c->retry_at_ms)
+    if (mr_db__conn_waiting(c, now))
         return mr_err_set(err, -ECONNREFUSED, "reconnect backoff, %lld ms left",
                           (long long)(c->retry_at_ms - now));
     c->is_broken = false;

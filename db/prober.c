@@ -146,6 +146,7 @@ publish(struct mr_db_prober *p, int i, int rc, const struct mr_err *err)
          * end, so close it now instead of letting the first requests find out one by one. */
         if (was == 0)
             mr_health_success(s);
+        atomic_store_explicit(&s->up_since_ms, mr_clock_ms(), memory_order_relaxed);
         mr_log(MR_LOG_INFO, "backend_up", "backend=%s", s->name);
     } else {
         char q[MR_ERR_LEN + 8];

@@ -219,10 +219,11 @@ class ReplicaDown(FailoverCase):
         print("\n      replica stopped: 1000 x /db: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
               % (pct(lat, .5) * 1e3, pct(lat, .99) * 1e3, lat[-1] * 1e3))
         self.assert_good(res)
-        # At most each worker's pooled connection is tried once, and fails: no read is
-        # answered by the stopped replica, all by the primary.
+        # At most each worker's pooled connection is tried once, and fails (or is found dead
+        # before anything is sent into it): no read is answered by the stopped replica, all
+        # by the primary.
         sent = m1[be.REPLICA_Q] - m0[be.REPLICA_Q]
-        self.assertEqual(sent, m1[REPLICA_ERR] - m0[REPLICA_ERR])
+        self.assertLessEqual(sent, m1[REPLICA_ERR] - m0[REPLICA_ERR])
         self.assertLessEqual(sent, len(self.workers_before))
         self.assertGreaterEqual(m1[be.PRIMARY_Q] - m0[be.PRIMARY_Q], 1000)
         seen = rows_of(res)
