@@ -111,6 +111,11 @@ main(int argc, char **argv)
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
     }
+    if (mr_privs_give(cfg.log_file, &cfg, &err) < 0) {
+        fprintf(stderr, "millrace: %s\n", err.msg);
+        mr_cfg_fini(&cfg);
+        return MR_EX_CONFIG;
+    }
     mr_notify_init();
     struct mr_listen l = {.fd = -1};
     struct mr_listen status_l = {.fd = -1};

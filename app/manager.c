@@ -271,7 +271,10 @@ static void
 replace_old(struct mr_mgr *m, int64_t now, struct census c)
 {
     int target = m->reload_target;
-    if (c.new_ready > 0 && c.new_ready + c.old_active > target)
+    /* Quit an old worker once a new one is ready to take its place, or at once while the
+     * pool is above the target anyway (a reload that lowers `workers`). */
+    if ((c.new_ready > 0 && c.new_ready + c.old_active > target) ||
+        c.new_live + c.old_active > target)
         quit_one_old(m, now);
     c = take_census(m);
     while (c.new_live < target && c.new_live + c.old_active <= target) {
@@ -622,14 +625,25 @@ sample_load(struct mr_mgr *m, int64_t now)
     int active = c.active, total = c.total - c.quitting;
     if (active > atomic_load(&p->max_active))
         atomic_store(&p->max_active, active);
-    bool full = q > 0 && total >= m->cfg.workers && active >= total;
+    /* Saturated: connections wait, every worker is busy, and the pool may not grow, because
+     * it is at `workers` or (adaptive) over its memory budget. */
+    long rss_mb = 0;
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++)
+        if (atomic_load(&m->sb->workers[i].pid) != 0)
+            rss_mb += atomic_load(&m->sb->workers[i].rss_kb);
+    rss_mb /= 1024;
+    bool over_budget = m->cfg.pm == MR_PM_ADAPTIVE && m->cfg.max_memory_mb > 0 &&
+                       rss_mb >= m->cfg.max_memory_mb;
+    bool full = q > 0 && active >= total && (total >= m->cfg.workers || over_budget);
     if (full && !m->was_full)
         atomic_fetch_add(&p->max_children_reached, 1);
     if (full && now - m->last_full_warn_ms >= 10000) {
         m->last_full_warn_ms = now;
         mr_log(MR_LOG_WARNING, "max_children_reached",
-               "workers=%d active=%d listen_queue=%d action=\"raise workers if this persists\"",
-               m->cfg.workers, active, q);
+               "limit=%s workers=%d active=%d listen_queue=%d rss_mb=%ld max_memory_mb=%d "
+               "action=\"raise %s if this persists\"",
+               over_budget ? "max_memory_mb" : "workers", m->cfg.workers, active, q, rss_mb,
+               m->cfg.max_memory_mb, over_budget ? "max_memory_mb" : "workers");
     }
     m->was_full = full;
 }

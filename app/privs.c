@@ -46,3 +46,20 @@ mr_privs_drop(const struct mr_cfg *cfg, struct mr_err *err)
         return mr_err_set(err, -EPERM, "could regain root after dropping to %s", cfg->user);
     return 0;
 }
+
+int
+mr_privs_give(const char *path, const struct mr_cfg *cfg, struct mr_err *err)
+{
+    if (geteuid() != 0 || *cfg->user == '\0' || *path == '\0')
+        return 0;
+    struct passwd *pw = getpwnam(cfg->user);
+    if (pw == NULL)
+        return mr_err_set(err, -EINVAL, "user: no such user %s", cfg->user);
+    gid_t gid = pw->pw_gid;
+    struct group *gr = *cfg->group ? getgrnam(cfg->group) : NULL;
+    if (gr != NULL)
+        gid = gr->gr_gid;
+    if (chown(path, pw->pw_uid, gid) != 0)
+        return mr_err_set(err, -errno, "log.file %s: chown: %s", path, strerror(errno));
+    return 0;
+}

@@ -500,6 +500,9 @@ mr_worker_run(const struct mr_worker_args *a)
         serve_one(&w);
         served++;
     }
+    if (w.max_requests > 0 && served >= w.max_requests)
+        mr_log(MR_LOG_INFO, "worker_recycled", "worker=%d pid=%d requests=%llu", w.slot,
+               getpid(), (unsigned long long)served);
     set_state(&w, MR_W_FINISHING);
     FCGX_Free(&w.fcgx, 1);
     worker_close(&w);
