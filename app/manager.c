@@ -57,6 +57,7 @@ struct mr_mgr {
     int64_t crash_times[64]; /* ring, for emergency_restart_threshold */
     int crash_next;
     int64_t last_status_ms;
+    bool status_sent;
     int64_t last_watchdog_ms;
 };
 
@@ -599,8 +600,11 @@ report_status(struct mr_mgr *m, int64_t now)
         (void)mr_notify("WATCHDOG=1");
         m->last_watchdog_ms = now;
     }
-    if (now - m->last_status_ms < 10000)
+    /* The first line right away (systemctl status shows something at once), then every
+     * 10 s; each covers the time since the one before (the first: since start). */
+    if (m->status_sent && now - m->last_status_ms < 10000)
         return;
+    m->status_sent = true;
     char line[192];
     status_line(m, now - m->last_status_ms, line, sizeof(line));
     m->last_status_ms = now;
@@ -731,7 +735,7 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l)
     sigset_t wait_mask;
     install_signals(&wait_mask);
     int64_t now = mr_clock_ms();
-    m.last_status_ms = now; /* the first STATUS= covers the first 10 s, not the boot time */
+    m.last_status_ms = now; /* the first STATUS= interval starts here, not at boot */
     spawn_prober(&m, now);
     if (status_l->fd >= 0)
         spawn_status(&m, now);
