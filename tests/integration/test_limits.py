@@ -238,6 +238,35 @@ class InputLimits(StackTestCase):
         json_error(self, http.request("POST", "/test/echo", body=b"b" * (MAX_BODY_BYTES + 1),
                                       timeout=20), 413)
 
+    def test_keep_conn_survives_a_limit_error_before_the_body_is_read(self):
+        """A 400/414/431 answered before the body is read must not cost the FCGI_KEEP_CONN
+        connection the next request (nginx with fastcgi_keep_conn sends it there)."""
+        def req(method, uri, body=b"", extra=None):
+            p = fcgi.default_params(method, uri, len(body), extra)
+            return fcgi.record(fcgi.BEGIN_REQUEST, fcgi.begin_body(flags=fcgi.KEEP_CONN)) + \
+                fcgi.stream(fcgi.PARAMS, fcgi.encode_params(p)) + fcgi.stream(fcgi.STDIN, body)
+        body = b"b" * 20000  # more than libfcgi reads ahead (8 KiB)
+        for what, first, status in (
+                ("400 bad query", req("POST", "/test/echo?q=%zz", body), 400),
+                ("414 long query", req("POST", "/test/echo?q=" + "x" * 5000, body), 414),
+                ("431 big header", req("POST", "/test/echo", body,
+                                       [("HTTP_X_BIG", "h" * 9000)]), 431)):
+            with case(what=what):
+                s = fcgi.connect(timeout=5)
+                try:
+                    s.sendall(first)
+                    r1 = fcgi.read_response(s)
+                    self.assertEqual(r1.status, status, r1)
+                    s.sendall(req("GET", "/json"))
+                    try:
+                        r2 = fcgi.read_response(s)
+                    except (EOFError, OSError) as e:
+                        self.fail("the next request on the kept connection got no answer "
+                                  "(%r): the unread body was left on the connection" % e)
+                    self.assertEqual((r2.status, r2.body), (200, GOOD_JSON), r2)
+                finally:
+                    s.close()
+
     def test_error_bodies_never_echo_input(self):
         tag = "<script>alert(1)</script>"
         q = urllib.parse.quote(tag)
