@@ -653,10 +653,19 @@ class Fuzzer:
                 self.finding("connect to %s failed: %s" % (self.target.spec, out.error))
                 self.stop.set()
             elif case.valid and out.ends < case.expect:
-                self.finding("well-formed %s case not answered" % case.kind,
-                             "%d of %d requests answered in %.1fs (closed=%r, %d bytes back)"
-                             % (out.ends, case.expect, case.wait, out.closed, len(out.data)),
-                             [(case.t, n, case)])
+                # Known (regressions/fcgi/keep-conn-*): a request answered before its STDIN
+                # was read to the end (a 400/414/431 before the body is read, or a body longer
+                # than CONTENT_LENGTH) leaves records that break the FCGI_KEEP_CONN connection.
+                after = ""
+                if out.ends:
+                    after = " after %d answered (%s)" % (out.ends, ", ".join(
+                        map(str, out.statuses)))
+                what = "well-formed %s case not answered" % case.kind
+                if out.ends:
+                    what += " after an earlier answer (its STDIN left unread?)"
+                detail = "%d of %d requests answered in %.1fs%s (closed=%r, %d bytes back)" % (
+                    out.ends, case.expect, case.wait, after, out.closed, len(out.data))
+                self.finding(what, detail, [(case.t, n, case)])
 
     def save(self, cases, why):
         d = os.path.join(ARTIFACTS, "finding-%s-%s" % (time.strftime("%Y%m%d-%H%M%S"), why))
@@ -692,11 +701,11 @@ def read_timeout_s():
     return 10.0
 
 
-def good_request(target):
+def good_request(target, uri="/json"):
     s = target.connect(10)
     try:
         msg = fcgi.record(fcgi.BEGIN_REQUEST, fcgi.begin_body()) + \
-            fcgi.stream(fcgi.PARAMS, fcgi.encode_params(fcgi.default_params("GET", "/json"))) + \
+            fcgi.stream(fcgi.PARAMS, fcgi.encode_params(fcgi.default_params("GET", uri))) + \
             fcgi.stream(fcgi.STDIN, b"")
         s.sendall(msg)
         return fcgi.read_response(s)
@@ -779,6 +788,15 @@ def check_after(fz, mgr, n_pool):
         busy = {w: procs.current_syscall(w) for w in procs.workers(mgr)}
         fz.finding("a worker is stuck %.0f s after the run (read_timeout + 2 s): %s; "
                    "syscalls %r" % (limit, e, busy))
+    # The scoreboard agrees (the worker serving /metrics counts as busy).
+    try:
+        r = good_request(fz.target, "/metrics")
+        m = re.search(rb'^millrace_workers\{state="idle"\} (\d+)', r.body, re.M)
+        idle = int(m.group(1)) if m else -1
+        if idle < n_pool - 1:
+            fz.finding("/metrics shows %d idle workers of %d after the run" % (idle, n_pool))
+    except OSError as e:
+        fz.finding("/metrics after the run failed: %r" % e)
     try:
         r = good_request(fz.target)
         if (r.status, r.body) != (200, b'{"message":"Hello, World!"}'):
