@@ -130,3 +130,4 @@ clean:
 -include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
 
 include mk/fuzz.mk
+include mk/valgrind.mk

@@ -105,3 +105,28 @@ fuzz-clean:
 	rm -rf $(FUZZ_DIR)
 
 -include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/obj/app/*.d)
+
+# ---- The FastCGI side, end to end (tests/fuzz/fcgi_fuzz.py) ---------------------------------
+#
+#   make fuzz-fcgi         start the stack with the ASan test build, replay
+#                          tests/fuzz/regressions/fcgi/, fuzz the socket for FCGI_FUZZ_SECONDS
+#                          (default 60), stop the stack; fails on any finding (a worker killed
+#                          by a signal or exiting unplanned, a sanitizer report, a stuck
+#                          worker, a well-formed request unanswered, a dead manager)
+#
+# FCGI_FUZZ_SEED=N repeats a run's case stream; FCGI_FUZZ_ARGS passes more options (--threads).
+# Cases sent before a finding are saved in build/fuzz/fcgi/; replay them with
+# `tests/fuzz/fcgi_fuzz.py --replay DIR` against a running stack.
+
+FCGI_FUZZ_SECONDS ?= 60
+FCGI_FUZZ_ARGS    ?=
+
+.PHONY: fuzz-fcgi
+fuzz-fcgi: build/asan/millrace-test
+	@export MILLRACE_BIN=build/asan/millrace-test FCGI_FUZZ_SECONDS=$(FCGI_FUZZ_SECONDS); \
+	  if scripts/stack.sh up; then \
+	    python3 tests/fuzz/fcgi_fuzz.py --replay tests/fuzz/regressions/fcgi; r1=$$?; \
+	    python3 tests/fuzz/fcgi_fuzz.py --keep-going $(FCGI_FUZZ_ARGS); r2=$$?; \
+	    rc=$$((r1 || r2)); \
+	  else rc=1; fi; \
+	  scripts/stack.sh down; exit $$rc
