@@ -23,16 +23,16 @@ enum mr_breaker_state {
 };
 
 struct mr_health_slot {
-    char name[MR_HEALTH_NAME];     /* "redis", "primary", "replica1", ...; set before fork */
-    atomic_int up;                 /* prober: 1 up, 0 down, -1 not probed yet */
-    atomic_int_fast64_t lag_bytes; /* prober, replicas: primary WAL LSN - replay LSN */
-    atomic_int_fast64_t lag_ms;    /* prober, replicas: time since the primary was where the
-                                      replica is now; 0 when caught up */
-    atomic_int_fast64_t probed_ms; /* prober: monotonic time of the last probe */
+    char name[MR_HEALTH_NAME];       /* "redis", "primary", "replica1", ...; set before fork */
+    atomic_int up;                   /* prober: 1 up, 0 down, -1 not probed yet */
+    atomic_int_fast64_t lag_bytes;   /* prober, replicas: primary WAL LSN - replay LSN */
+    atomic_int_fast64_t lag_ms;      /* prober, replicas: time since the primary was where the
+                                        replica is now; 0 when caught up */
+    atomic_int_fast64_t probed_ms;   /* prober: monotonic time of the last probe */
     atomic_int_fast64_t up_since_ms; /* prober: when it last saw the backend come up; a
                                         worker's reconnect backoff older than this is void */
-    atomic_int breaker;            /* enum mr_breaker_state */
-    atomic_int fails;              /* consecutive failures seen by workers */
+    atomic_int breaker;              /* enum mr_breaker_state */
+    atomic_int fails;                /* consecutive failures seen by workers */
     atomic_int_fast64_t open_until_ms;
     atomic_uint_fast64_t failures_total; /* every failure reported, for /metrics */
     atomic_uint_fast64_t opened_total;   /* times the breaker opened */

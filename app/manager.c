@@ -636,8 +636,8 @@ sample_load(struct mr_mgr *m, int64_t now)
         if (atomic_load(&m->sb->workers[i].pid) != 0)
             rss_mb += atomic_load(&m->sb->workers[i].rss_kb);
     rss_mb /= 1024;
-    bool over_budget = m->cfg.pm == MR_PM_ADAPTIVE && m->cfg.max_memory_mb > 0 &&
-                       rss_mb >= m->cfg.max_memory_mb;
+    bool over_budget =
+        m->cfg.pm == MR_PM_ADAPTIVE && m->cfg.max_memory_mb > 0 && rss_mb >= m->cfg.max_memory_mb;
     bool full = q > 0 && active >= total && (total >= m->cfg.workers || over_budget);
     if (full && !m->was_full)
         atomic_fetch_add(&p->max_children_reached, 1);

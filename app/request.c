@@ -175,6 +175,8 @@ scan_params(struct mr_req *r, const struct mr_req_limits *lim, struct mr_err *er
     size_t count = 0, bytes = 0;
     for (char *const *e = r->envp; e && *e; e++) {
         size_t len = strlen(*e);
+        if (strncmp(*e, "FCGI_ROLE=", 10) == 0)
+            continue; /* libfcgi's own entry, not one nginx sent */
         count++;
         bytes += len;
         const char *v = strchr(*e, '=');

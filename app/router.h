@@ -4,6 +4,7 @@
 #ifndef MR_ROUTER_H
 #define MR_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mr_ctx;
@@ -13,6 +14,7 @@ struct mr_route {
     const char *method;
     const char *path;
     mr_handler_fn fn;
+    bool is_ops; /* health and monitoring: never load-shed */
 };
 
 /* Index of the route for method and path[0..path_len), or -404 when no route has the path,

@@ -203,6 +203,24 @@ drop_kept(struct mr_worker *w)
     w->fcgx.ipcFd = -1;
 }
 
+/* Reads and discards up to `left` body bytes (at most MAX_BODY_DRAIN). Returns whether the
+ * whole body was consumed. */
+static bool
+drain_body(struct mr_worker *w, long left)
+{
+    char sink[4096];
+    if (left > MAX_BODY_DRAIN)
+        return false;
+    while (left > 0) {
+        int n = FCGX_GetStr(sink, left < (long)sizeof(sink) ? (int)left : (int)sizeof(sink),
+                            w->fcgx.in);
+        if (n <= 0)
+            return false;
+        left -= n;
+    }
+    return true;
+}
+
 /* Reads the body into the arena. Returns 0 or the HTTP status to answer. */
 static int
 read_body(struct mr_worker *w, struct mr_ctx *ctx)
@@ -211,16 +229,9 @@ read_body(struct mr_worker *w, struct mr_ctx *ctx)
     if (cl <= 0)
         return 0;
     if (cl > w->cfg->max_body_bytes) {
-        /* Drain (bounded) so that nginx, still sending, reads our 413 and not a reset. */
-        char sink[4096];
-        long left = cl < MAX_BODY_DRAIN ? cl : MAX_BODY_DRAIN;
-        while (left > 0) {
-            int n = FCGX_GetStr(sink, left < (long)sizeof(sink) ? (int)left : (int)sizeof(sink),
-                                w->fcgx.in);
-            if (n <= 0)
-                break;
-            left -= n;
-        }
+        /* Drain so that nginx, still sending, reads our 413 and not a reset. */
+        (void)drain_body(w, cl);
+        ctx->req.content_length = 0; /* nothing left on the connection */
         return 413;
     }
     char *body = mr_arena_alloc(ctx->arena, (size_t)cl + 1);
@@ -289,7 +300,7 @@ dispatch(struct mr_worker *w, struct mr_ctx *ctx)
         (void)mr_resp_header(&ctx->resp, "Allow", allow);
         return MR_SB_MAX_ROUTES;
     }
-    if (should_shed(w)) {
+    if (!w->routes[route].is_ops && should_shed(w)) {
         atomic_fetch_add_explicit(&w->sb->pool.shed, 1, memory_order_relaxed);
         mr_resp_error(&ctx->resp, 503, "overloaded, retry shortly");
         (void)mr_resp_header(&ctx->resp, "Retry-After", "1");
@@ -332,9 +343,9 @@ log_request(struct mr_worker *w, const struct mr_ctx *ctx, const char *request_i
     if (slow)
         atomic_fetch_add_explicit(&w->sb->pool.slow_requests, 1, memory_order_relaxed);
     mr_log(status >= 500 ? MR_LOG_ERR : MR_LOG_WARNING, slow ? "slow_request" : "request_failed",
-           "req=%s worker=%d pid=%d method=%s uri=%s status=%d err=%s ms=%lld backend_ms=%lld",
-           rid, w->slot, getpid(), method, uri, status, detail,
-           (long long)(us / 1000), (long long)(ctx->backend_us / 1000));
+           "req=%s worker=%d pid=%d method=%s uri=%s status=%d err=%s ms=%lld backend_ms=%lld", rid,
+           w->slot, getpid(), method, uri, status, detail, (long long)(us / 1000),
+           (long long)(ctx->backend_us / 1000));
 }
 
 /* db/ counts per worker; the scoreboard sums the pool. Adding the difference after each
@@ -373,6 +384,12 @@ serve_one(struct mr_worker *w)
     atomic_store_explicit(&w->me->req_start_us, ctx.start_us, memory_order_relaxed);
     mr_resp_init(&ctx.resp, &w->arena);
     int route = dispatch(w, &ctx);
+    /* Answered before the body was read (a limit): its STDIN records are still on the
+     * connection, and libfcgi would take them for the next request's. Drain them, or close a
+     * kept connection whose body is too large to drain. */
+    if (ctx.req.content_length > 0 && ctx.req.body == NULL &&
+        !drain_body(w, ctx.req.content_length))
+        w->fcgx.keepConnection = 0;
     set_state(w, MR_W_FINISHING);
     send_response(w, &ctx);
     /* The params (request_id among them) die in FCGX_Finish_r; the log line comes after. */
@@ -501,8 +518,8 @@ mr_worker_run(const struct mr_worker_args *a)
         served++;
     }
     if (w.max_requests > 0 && served >= w.max_requests)
-        mr_log(MR_LOG_INFO, "worker_recycled", "worker=%d pid=%d requests=%llu", w.slot,
-               getpid(), (unsigned long long)served);
+        mr_log(MR_LOG_INFO, "worker_recycled", "worker=%d pid=%d requests=%llu", w.slot, getpid(),
+               (unsigned long long)served);
     set_state(&w, MR_W_FINISHING);
     FCGX_Free(&w.fcgx, 1);
     worker_close(&w);

@@ -7,10 +7,10 @@
 #include "tests/unit/suites.h"
 
 static const struct mr_route table[] = {
-    {"GET", "/a", NULL},
-    {"POST", "/a", NULL},
-    {"GET", "/b", NULL},
-    {"POST", "/c", NULL},
+    {"GET", "/a", NULL, false},
+    {"POST", "/a", NULL, false},
+    {"GET", "/b", NULL, false},
+    {"POST", "/c", NULL, false},
 };
 #define N_ROUTES (sizeof(table) / sizeof(table[0]))
 
