@@ -44,8 +44,10 @@ def worlds(ids=None, replica=False):
 
 
 def replica_caught_up():
-    """True when the replica has replayed everything the primary has written."""
-    cur = psql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")[0][0]
+    """True when the replica has replayed everything the primary has written. The insert
+    position, not pg_current_wal_lsn() (the write position): the local stack runs with
+    synchronous_commit = off, so a commit can be inserted but not yet written."""
+    cur = psql("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")[0][0]
     rep = psql("SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, -1)", replica=True)[0][0]
     return int(float(rep)) >= int(float(cur))
 
