@@ -59,11 +59,11 @@ mr_sb_count(const struct mr_sb *sb)
 int
 mr_sb_bucket(int64_t us)
 {
-    int i = 0;
-    /* Bucket i holds durations <= 2^i µs. */
-    while (i < MR_HIST_BUCKETS - 1 && us > ((int64_t)1 << i))
-        i++;
-    return i;
+    /* Bucket i holds durations <= 2^i µs: i = ceil(log2(us)), from the leading zeros. */
+    if (us <= 1)
+        return 0;
+    int i = 64 - __builtin_clzll((unsigned long long)(us - 1));
+    return i < MR_HIST_BUCKETS - 1 ? i : MR_HIST_BUCKETS - 1;
 }
 
 int64_t
