@@ -43,17 +43,23 @@ def worlds(ids=None, replica=False):
     return {int(a): int(b) for a, b in rows}
 
 
-def replica_caught_up():
-    """True when the replica has replayed everything the primary has written. The insert
-    position, not pg_current_wal_lsn() (the write position): the local stack runs with
-    synchronous_commit = off, so a commit can be inserted but not yet written."""
-    cur = psql("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")[0][0]
-    rep = psql("SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, -1)", replica=True)[0][0]
-    return int(float(rep)) >= int(float(cur))
+def primary_flushed_lsn():
+    """Flushes everything the primary has written and returns the WAL position that covers
+    it. The local stack runs with synchronous_commit = off, so a commit can sit unflushed (and
+    unsent) for a while, and a synchronous commit of a transaction that wrote nothing flushes
+    nothing; pg_switch_wal() flushes all of it and returns where it ended."""
+    return int(float(psql("SELECT pg_switch_wal() - '0/0'::pg_lsn", superuser=True)[0][0]))
+
+
+def replica_replayed():
+    return int(float(psql("SELECT coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, -1)",
+                          replica=True)[0][0]))
 
 
 def wait_replica_caught_up(timeout=15):
-    procs.wait_for(replica_caught_up, timeout, interval=0.1,
+    """Waits until the replica has replayed every commit made on the primary so far."""
+    target = primary_flushed_lsn()
+    procs.wait_for(lambda: replica_replayed() >= target, timeout, interval=0.1,
                    what="the replica to replay up to the primary's WAL position")
 
 
