@@ -411,7 +411,7 @@ print_help(FILE *out, const char *indent, const char *help)
             if (n == 0)
                 n = room;
         }
-        fprintf(out, "%s# %.*s\n", indent, (int)n, p);
+        (void)fprintf(out, "%s# %.*s\n", indent, (int)n, p);
         p += n;
         while (*p == ' ')
             p++;
@@ -421,10 +421,11 @@ print_help(FILE *out, const char *indent, const char *help)
 void
 mr_cfg_print_reference(FILE *out)
 {
-    fputs("# millrace configuration (libconfig syntax). Every setting is shown commented out with\n"
-          "# its default; uncomment to change. Unknown settings and out-of-range values are\n"
-          "# refused with file:line. Check a file with: millrace -t -c FILE\n",
-          out);
+    (void)fputs(
+        "# millrace configuration (libconfig syntax). Every setting is shown commented out with\n"
+        "# its default; uncomment to change. Unknown settings and out-of-range values are\n"
+        "# refused with file:line. Check a file with: millrace -t -c FILE\n",
+        out);
     char group[32] = "";
     for (size_t i = 0; i < N_SPECS; i++) {
         const struct spec *sp = &specs[i];
@@ -434,33 +435,34 @@ mr_cfg_print_reference(FILE *out)
             (void)snprintf(this_group, sizeof(this_group), "%.*s", (int)(dot - sp->path), sp->path);
         if (strcmp(group, this_group) != 0) {
             if (*group)
-                fputs("# };\n", out);
+                (void)fputs("# };\n", out);
             if (*this_group)
-                fprintf(out, "\n# %s = {\n", this_group);
+                (void)fprintf(out, "\n# %s = {\n", this_group);
             memcpy(group, this_group, sizeof(group));
         }
         const char *indent = dot ? "  " : "";
         const char *name = dot ? dot + 1 : sp->path;
-        fputs("\n", out);
+        (void)fputs("\n", out);
         print_help(out, indent, sp->help);
         switch (sp->type) {
         case T_INT:
-            fprintf(out, "%s# %s = %lld;   (%lld..%lld)\n", indent, name, sp->def, sp->lo, sp->hi);
+            (void)fprintf(out, "%s# %s = %lld;   (%lld..%lld)\n", indent, name, sp->def, sp->lo,
+                          sp->hi);
             break;
         case T_BOOL:
-            fprintf(out, "%s# %s = %s;\n", indent, name, sp->def ? "true" : "false");
+            (void)fprintf(out, "%s# %s = %s;\n", indent, name, sp->def ? "true" : "false");
             break;
         case T_STR:
-            fprintf(out, "%s# %s = \"%s\";\n", indent, name, sp->sdef);
+            (void)fprintf(out, "%s# %s = \"%s\";\n", indent, name, sp->sdef);
             break;
         case T_FLOAT:
-            fprintf(out, "%s# %s = %s;\n", indent, name, sp->sdef);
+            (void)fprintf(out, "%s# %s = %s;\n", indent, name, sp->sdef);
             break;
         case T_STRS:
-            fprintf(out, "%s# %s = [ ];\n", indent, name);
+            (void)fprintf(out, "%s# %s = [ ];\n", indent, name);
             break;
         }
     }
     if (*group)
-        fputs("# };\n", out);
+        (void)fputs("# };\n", out);
 }

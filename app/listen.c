@@ -32,7 +32,7 @@ is_listening_socket(int fd)
 static void
 describe(struct mr_listen *l)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof(ss);
     l->is_unix = getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
     l->path[0] = '\0'; /* inherited: not ours to unlink */

@@ -27,14 +27,14 @@
 static void
 usage(FILE *out)
 {
-    fputs("usage: millrace [-c FILE] [-t] [--print-config] [--version] [--help]\n"
-          "  -c, --config FILE   configuration file (default /etc/millrace/millrace.conf)\n"
-          "  -t, --test          check the configuration and exit (0 valid, 78 invalid)\n"
-          "      --print-config  print every setting with its default and meaning, and exit\n"
-          "  -v, --version       print the version and exit\n"
-          "  -h, --help          this text\n"
-          "Signals: TERM/INT stop now, QUIT stops gracefully, HUP/USR2 reload the config.\n",
-          out);
+    (void)fputs("usage: millrace [-c FILE] [-t] [--print-config] [--version] [--help]\n"
+                "  -c, --config FILE   configuration file (default /etc/millrace/millrace.conf)\n"
+                "  -t, --test          check the configuration and exit (0 valid, 78 invalid)\n"
+                "      --print-config  print every setting with its default and meaning, and exit\n"
+                "  -v, --version       print the version and exit\n"
+                "  -h, --help          this text\n"
+                "Signals: TERM/INT stop now, QUIT stops gracefully, HUP/USR2 reload the config.\n",
+                out);
 }
 
 static int
@@ -75,7 +75,7 @@ main(int argc, char **argv)
             test_only = true;
             break;
         case 'v':
-            printf("millrace %s\n", MR_VERSION);
+            (void)printf("millrace %s\n", MR_VERSION);
             return 0;
         case 'h':
             usage(stdout);
@@ -89,30 +89,30 @@ main(int argc, char **argv)
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "millrace: unexpected argument '%s'\n", argv[optind]);
+        (void)fprintf(stderr, "millrace: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
         return 64;
     }
     struct mr_cfg cfg;
     struct mr_err err;
     if (mr_cfg_load(&cfg, path, &err) < 0) {
-        fprintf(stderr, "millrace: %s\n", err.msg);
+        (void)fprintf(stderr, "millrace: %s\n", err.msg);
         return MR_EX_CONFIG;
     }
     if (test_only) {
-        printf("millrace: %s: configuration ok\n", path);
+        (void)printf("millrace: %s: configuration ok\n", path);
         mr_cfg_fini(&cfg);
         return 0;
     }
     mr_log_setup((enum mr_log_level)cfg.log_level, cfg.log_timestamps);
     int lrc = mr_log_reopen(cfg.log_file);
     if (lrc < 0) {
-        fprintf(stderr, "millrace: log.file %s: %s\n", cfg.log_file, strerror(-lrc));
+        (void)fprintf(stderr, "millrace: log.file %s: %s\n", cfg.log_file, strerror(-lrc));
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
     }
     if (mr_privs_give(cfg.log_file, &cfg, &err) < 0) {
-        fprintf(stderr, "millrace: %s\n", err.msg);
+        (void)fprintf(stderr, "millrace: %s\n", err.msg);
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
     }

@@ -576,7 +576,8 @@ status_line(struct mr_mgr *m, int64_t interval_ms, char *line, size_t cap)
         m->prev_hist[k] = sum;
     }
     uint64_t accepted = atomic_load(&m->sb->pool.accepted);
-    double rps = interval_ms > 0 ? (double)(accepted - m->prev_accepted) * 1000.0 / interval_ms : 0;
+    double rps =
+        interval_ms > 0 ? (double)(accepted - m->prev_accepted) * 1000.0 / (double)interval_ms : 0;
     m->prev_accepted = accepted;
     int active = 0, idle = 0;
     for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {

@@ -153,7 +153,7 @@ mr_req_header(const struct mr_req *r, const char *name)
     if (n > sizeof(key) - 6)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        key[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+        key[5 + i] = name[i] == '-' ? '_' : (char)(unsigned char)toupper((unsigned char)name[i]);
     key[5 + n] = '\0';
     return mr_req_param(r, key);
 }

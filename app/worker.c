@@ -35,7 +35,7 @@
 #include "app/router.h"
 #include "app/worker.h"
 
-#define MAX_BODY_DRAIN (16 * 1024 * 1024)
+#define MAX_BODY_DRAIN (16L * 1024 * 1024)
 
 struct mr_worker {
     const struct mr_cfg *cfg;
@@ -118,7 +118,7 @@ static int
 next_connection(struct mr_worker *w, int listen_fd)
 {
     struct timeval tv = {.tv_sec = w->cfg->read_timeout_ms / 1000,
-                         .tv_usec = (w->cfg->read_timeout_ms % 1000) * 1000};
+                         .tv_usec = (suseconds_t)(w->cfg->read_timeout_ms % 1000) * 1000};
     for (;;) {
         if (stop_requested)
             return -1;

@@ -170,8 +170,8 @@ fill_misses(struct mr_ctx *ctx, const int32_t *ids, struct mr_cache_item *items,
     for (int k = 0; k < m; k++) {
         rows[where[k]] = got[k];
         fill[k] = items[where[k]];
-        fill[k].val = vals + 8 * k;
-        fill[k].val_len = (size_t)snprintf(vals + 8 * k, 8, "%d", (int)got[k].randomnumber);
+        fill[k].val = vals + (size_t)8 * k;
+        fill[k].val_len = (size_t)snprintf(vals + (size_t)8 * k, 8, "%d", (int)got[k].randomnumber);
     }
     if (!redis_ok)
         return 0; /* Redis just failed: do not spend a second timeout on it */
@@ -197,7 +197,7 @@ h_cached_queries(struct mr_ctx *ctx)
     int32_t ids[MR_QUERIES_MAX];
     random_ids(ctx, ids, n);
     for (int i = 0; i < n; i++)
-        set_key(&items[i], keys + i * KEY_CAP, ids[i]);
+        set_key(&items[i], keys + (size_t)i * KEY_CAP, ids[i]);
     struct mr_err err;
     int64_t t0 = mr_clock_us();
     int rc = mr_cache_mget(ctx->cache, items, (size_t)n, ctx->arena, &err);
@@ -236,7 +236,7 @@ refresh_cache(struct mr_ctx *ctx, const struct mr_world *rows, int n)
     if (items == NULL || keys == NULL)
         return;
     for (int i = 0; i < n; i++) {
-        char *k = keys + i * (KEY_CAP + 8);
+        char *k = keys + (size_t)i * (KEY_CAP + 8);
         set_key(&items[i], k, rows[i].id);
         items[i].val = k + KEY_CAP;
         items[i].val_len = (size_t)snprintf(k + KEY_CAP, 8, "%d", (int)rows[i].randomnumber);
