@@ -47,12 +47,12 @@ struct mr_db__conn {
     int query_timeout_ms;
     int backoff_min_ms; /* 0: no backoff (the prober retries every round) */
     int backoff_max_ms;
-    int backoff_ms;      /* the wait armed by the next failure */
-    int64_t retry_at_ms; /* closed: no connect attempt before this */
+    int backoff_ms;       /* the wait armed by the next failure */
+    int64_t retry_at_ms;  /* closed: no connect attempt before this */
     int64_t failed_at_ms; /* when that backoff was armed */
-    int syncs;           /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
-    bool is_broken;      /* transport failed or timed out: close it when the call ends */
-    bool is_fault;       /* the last failure indicts the backend (feeds the breaker) */
+    int syncs;            /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
+    bool is_broken;       /* transport failed or timed out: close it when the call ends */
+    bool is_fault;        /* the last failure indicts the backend (feeds the breaker) */
 };
 
 /* An attempt's work on a ready connection; returns 0 or -ERRNO with err set. */
