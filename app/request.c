@@ -173,15 +173,12 @@ scan_params(struct mr_req *r, const struct mr_req_limits *lim, struct mr_err *er
             const char **doc_uri, const char **req_uri)
 {
     size_t count = 0, bytes = 0;
-    bool role_seen = false;
     for (char *const *e = r->envp; e && *e; e++) {
         size_t len = strlen(*e);
-        /* libfcgi adds one FCGI_ROLE entry of its own; any more came from the client and
-         * count like every other param. */
-        if (!role_seen && strncmp(*e, "FCGI_ROLE=", 10) == 0) {
-            role_seen = true;
+        /* libfcgi puts an FCGI_ROLE entry of its own first; any other came from the client
+         * and counts like every param. */
+        if (e == r->envp && strncmp(*e, "FCGI_ROLE=", 10) == 0)
             continue;
-        }
         count++;
         bytes += len;
         const char *v = strchr(*e, '=');
