@@ -391,6 +391,9 @@ serve_one(struct mr_worker *w)
         !drain_body(w, ctx.req.content_length))
         w->fcgx.keepConnection = 0;
     set_state(w, MR_W_FINISHING);
+    /* Before the response leaves: whoever reads /metrics after getting it sees its queries. */
+    if (w->is_pool)
+        publish_db_stats(w);
     send_response(w, &ctx);
     /* The params (request_id among them) die in FCGX_Finish_r; the log line comes after. */
     char request_id[64];
@@ -398,7 +401,6 @@ serve_one(struct mr_worker *w)
     FCGX_Finish_r(&w->fcgx);
     int64_t us = mr_clock_us() - ctx.start_us;
     if (w->is_pool) {
-        publish_db_stats(w);
         mr_sb_record(w->sb, route, ctx.resp.status, us);
         atomic_fetch_add_explicit(&w->sb->pool.accepted, 1, memory_order_relaxed);
     }
