@@ -20,10 +20,10 @@
 #define WORLD_ROWS 10000
 #define KEY_CAP 16 /* "w:10000" and NUL */
 
+/* 503 with fixed text for the client; the backend's reason goes to the log line only. */
 static void
-fail(struct mr_ctx *ctx, int rc, const char *what, const struct mr_err *err)
+fail(struct mr_ctx *ctx, const char *what, const struct mr_err *err)
 {
-    (void)rc;
     mr_resp_error(&ctx->resp, 503, what);
     ctx->err_detail = mr_arena_strndup(ctx->arena, err->msg, strlen(err->msg));
 }
@@ -72,7 +72,7 @@ read_worlds(struct mr_ctx *ctx, const int32_t *ids, int n)
     int rc = mr_db_worlds_get(ctx->db, ids, (size_t)n, rows, &err);
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
-        fail(ctx, rc, "database unavailable", &err);
+        fail(ctx, "database unavailable", &err);
         return NULL;
     }
     return rows;
@@ -270,7 +270,7 @@ h_updates(struct mr_ctx *ctx)
     int rc = mr_db_worlds_update(ctx->db, rows, (size_t)n, &err);
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
-        fail(ctx, rc, "primary database unavailable", &err);
+        fail(ctx, "primary database unavailable", &err);
         return;
     }
     refresh_cache(ctx, rows, n);

@@ -65,106 +65,23 @@ def tool(name):
     return p
 
 
-# ---- a minimal FastCGI client ----------------------------------------------------------------
-# tests/integration/lib/fcgi.py is the suite's full client; this file must also run on its own
-# (and before that helper lands), so it uses it when present and otherwise this one.
+# ---- the suite's helpers -------------------------------------------------------------------
 
-def _nv_len(n):
-    return struct.pack("!B", n) if n < 128 else struct.pack("!I", n | 0x80000000)
+sys.path.insert(0, HERE)
+from lib import fcgi, procs  # noqa: E402
 
-
-def _record(rtype, content=b""):
-    return struct.pack("!BBHHBB", 1, rtype, 1, len(content), 0, 0) + content
-
-
-def _local_get(path, uri, timeout):
-    params = {"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
-              "REQUEST_METHOD": "GET", "REQUEST_URI": uri, "DOCUMENT_URI": uri,
-              "SCRIPT_NAME": uri, "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1",
-              "SERVER_NAME": "localhost", "SERVER_PORT": "80", "HTTP_HOST": "localhost"}
-    body = b"".join(_nv_len(len(k)) + _nv_len(len(v)) + k.encode() + v.encode()
-                    for k, v in params.items())
-    msg = (_record(1, struct.pack("!HB5x", 1, 0)) + _record(4, body) + _record(4)
-           + _record(5))
-    out, buf = b"", b""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        s.sendall(msg)
-        while True:
-            while len(buf) >= 8:
-                _, rtype, _, clen, plen, _ = struct.unpack("!BBHHBB", buf[:8])
-                if len(buf) < 8 + clen + plen:
-                    break
-                content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
-                if rtype == 6:
-                    out += content
-                elif rtype == 3:
-                    head, _, payload = out.partition(b"\r\n\r\n")
-                    m = re.search(rb"(?im)^status:\s*(\d+)", head)
-                    return (int(m.group(1)) if m else 200), payload
-            data = s.recv(65536)
-            if not data:
-                raise EOFError("connection closed before END_REQUEST (got %r)" % out)
-            buf += data
+alive = procs.alive
+children = procs.children
 
 
 def fcgi_get(path, uri="/plaintext", timeout=10.0):
     """(status, body) of GET uri over the unix socket at path."""
-    try:
-        sys.path.insert(0, HERE)
-        from lib import fcgi  # noqa: E402  (the suite's helper, when it exists)
-    except ImportError:
-        fcgi = None
-    finally:
-        sys.path.remove(HERE)
-    if fcgi is not None and hasattr(fcgi, "request"):
-        r = fcgi.request("GET", uri, path=path, timeout=timeout)
-        return r.status, r.body
-    return _local_get(path, uri, timeout)
-
-
-# ---- processes ---------------------------------------------------------------------------------
-
-def proc_state(pid):
-    """The state letter of pid ('Z' for a zombie), or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2]
-
-
-def alive(pid):
-    return proc_state(pid) not in (None, "Z")
-
-
-def children(ppid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
-        if int(rest[1]) == ppid and rest[0] != "Z":
-            out.append(int(d))
-    return sorted(out)
+    r = fcgi.request("GET", uri, path=path, timeout=timeout)
+    return r.status, r.body
 
 
 def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(0.05)
+    return procs.wait_for(cond, timeout, what=what)
 
 
 def listening(path):
