@@ -21,9 +21,14 @@ probe_redis(struct mr_cache *c, struct mr_health_slot *slot)
     int up = rc == 0;
     int was = atomic_exchange(&slot->up, up);
     atomic_store(&slot->probed_ms, mr_clock_ms());
-    if (was != up)
-        mr_log(up ? MR_LOG_INFO : MR_LOG_WARNING, up ? "backend_up" : "backend_down",
-               "backend=redis%s%s%s", up ? "" : " err=\"", up ? "" : err.msg, up ? "" : "\"");
+    if (was == up)
+        return;
+    char q[MR_ERR_LEN + 8];
+    if (up)
+        mr_log(MR_LOG_INFO, "backend_up", "backend=redis");
+    else
+        mr_log(MR_LOG_WARNING, "backend_down", "backend=redis err=%s",
+               mr_log_quote(q, sizeof(q), err.msg));
 }
 
 int
