@@ -25,9 +25,10 @@ REL_LDFLAGS = -pie -Wl,-z,relro,-z,now
 SAN         = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_CFLAGS = $(BASE) -O1 -g $(SAN) -DMR_TEST_BUILD
 
-SRC      := $(wildcard app/*.c handlers/*.c db/*.c cache/*.c)
+SRC      := $(wildcard app/*.c app/*/*.c handlers/*.c db/*.c cache/*.c)
+HDR      := $(wildcard app/*/*.h handlers/*.h db/*.h cache/*.h)
 LIB_SRC  := $(filter-out app/main.c,$(SRC))
-UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c tests/unit/*/*/*.c)
 
 REL_OBJ  := $(SRC:%.c=build/rel/%.o)
 ASAN_OBJ := $(SRC:%.c=build/asan/%.o)
@@ -37,7 +38,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=build/asan/%.o)
 DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
-        install uninstall clean fuzz chaos soak
+        install uninstall clean fuzz chaos soak include-check
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -109,9 +110,13 @@ lint: deps
 	  $(SRC) -- -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
 
 format:
-	clang-format -i $(SRC) $(wildcard app/*.h handlers/*.h db/*.h cache/*.h) $(UNIT_SRC)
+	clang-format -i $(SRC) $(HDR) $(UNIT_SRC)
+# Includes point down the floors of scripts/check-includes.py.
+include-check:
+	@python3 scripts/check-includes.py
+
 format-check:
-	clang-format --dry-run -Werror $(SRC) $(wildcard app/*.h handlers/*.h db/*.h cache/*.h) $(UNIT_SRC)
+	clang-format --dry-run -Werror $(SRC) $(HDR) $(UNIT_SRC)
 
 install: millrace
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/millrace \

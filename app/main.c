@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app/config.h"
-#include "app/listen.h"
-#include "app/log.h"
-#include "app/manager.h"
-#include "app/notify.h"
-#include "app/privs.h"
-#include "app/scoreboard.h"
-#include "app/worker.h"
+#include "app/config/config.h"
+#include "app/serve/listen.h"
+#include "app/lib/log.h"
+#include "app/supervise/manager.h"
+#include "app/lib/notify.h"
+#include "app/supervise/privs.h"
+#include "app/board/scoreboard.h"
+#include "app/serve/worker.h"
 #include "handlers/handlers.h"
 
 #ifndef MR_VERSION

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/arena.h"
+#include "app/lib/arena.h"
 #include "cache/internal.h"
 
 static int
@@ -29,7 +29,7 @@ check_cfg(const struct mr_cache_cfg *cfg, struct mr_err *err)
 }
 
 int
-mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_health_slot *health, struct mr_cache **out,
+mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_backend_slot *health, struct mr_cache **out,
               struct mr_err *err)
 {
     *out = NULL;

@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/arena.h"
-#include "app/err.h"
-#include "app/health.h"
+#include "app/lib/arena.h"
+#include "app/lib/err.h"
+#include "app/lib/breaker.h"
 
 struct mr_cache;
 
@@ -52,7 +52,7 @@ struct mr_cache_stats {
 };
 
 /* Connects nothing yet. cfg and health must outlive the handle. */
-MR_MUST_CHECK int mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_health_slot *health,
+MR_MUST_CHECK int mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_backend_slot *health,
                                 struct mr_cache **out, struct mr_err *err);
 void mr_cache_close(struct mr_cache **c);
 void mr_cache_deadline(struct mr_cache *c, int64_t deadline_ms);

@@ -25,8 +25,8 @@
 
 #include "hiredis.h"
 
-#include "app/clock.h"
-#include "app/log.h"
+#include "app/lib/clock.h"
+#include "app/lib/log.h"
 #include "cache/internal.h"
 
 static struct timeval
@@ -41,7 +41,7 @@ health_failed(struct mr_cache *c, bool is_probe, int64_t now_ms)
 {
     if (is_probe)
         return;
-    if (mr_health_failure(c->health, &c->cfg->breaker, now_ms))
+    if (mr_breaker_failure(c->health, &c->cfg->breaker, now_ms))
         mr_log(MR_LOG_WARNING, "breaker_open", "pid=%d backend=redis cooldown_ms=%d", (int)getpid(),
                c->cfg->breaker.cooldown_ms);
 }
@@ -137,7 +137,7 @@ mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
     if (c->ctx == NULL && !is_probe && now_ms < c->retry_at_ms)
         return mr_err_set(err, -ECONNREFUSED, "redis: reconnect in %lldms; last error: %s",
                           (long long)(c->retry_at_ms - now_ms), c->down_reason);
-    if (!is_probe && !mr_health_allow(c->health, &c->cfg->breaker, now_ms))
+    if (!is_probe && !mr_breaker_allow(c->health, &c->cfg->breaker, now_ms))
         return mr_err_set(err, -ECONNREFUSED, "redis: circuit breaker open");
     if (c->ctx == NULL) {
         int rc = conn_open(c, is_probe, err);
@@ -153,7 +153,7 @@ mr_cache__call_ok(struct mr_cache *c, bool is_probe)
     c->backoff_ms = c->cfg->reconnect_backoff_ms;
     if (is_probe)
         return;
-    mr_health_success(c->health);
+    mr_breaker_success(c->health);
     if (c->is_down) {
         c->is_down = false;
         mr_log(MR_LOG_INFO, "conn_restored", "pid=%d backend=redis", (int)getpid());

@@ -33,7 +33,7 @@ struct mr_cache__scratch {
 
 struct mr_cache {
     const struct mr_cache_cfg *cfg;
-    struct mr_health_slot *health;
+    struct mr_backend_slot *health;
     struct redisContext *ctx; /* NULL while not connected */
     size_t prefix_len;
     int64_t deadline_ms; /* monotonic, from mr_cache_deadline; 0 for none */

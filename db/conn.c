@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/clock.h"
+#include "app/lib/clock.h"
 #include "db/internal.h"
 
 /* Notices (e.g. "there is no transaction in progress") would go to stderr unformatted;

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app/arena.h"
-#include "app/err.h"
-#include "app/health.h"
+#include "app/lib/arena.h"
+#include "app/lib/err.h"
+#include "app/lib/breaker.h"
 
 #define MR_DB_MAX_REPLICAS 8
 
@@ -38,7 +38,7 @@ struct mr_db_cfg {
 
 /* Shared health slots, indexed like the backends: [0] primary, [1..n_replicas] replicas. */
 struct mr_db_health {
-    struct mr_health_slot *slots; /* n_replicas + 1 slots in shared memory */
+    struct mr_backend_slot *slots; /* n_replicas + 1 slots in shared memory */
 };
 
 struct mr_world {

@@ -19,7 +19,7 @@
 #include <poll.h>
 #include <string.h>
 
-#include "app/clock.h"
+#include "app/lib/clock.h"
 #include "db/internal.h"
 
 int

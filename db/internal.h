@@ -34,8 +34,8 @@ extern const int mr_db__n_stmts;
  * connection with retry_at_ms in the future is in backoff and is not tried. */
 struct mr_db__conn {
     PGconn *pg;
-    struct mr_health_slot *slot; /* shared health of this backend; its name names it */
-    struct mr_db_stats *stats;   /* this worker's counters, or NULL (prober) */
+    struct mr_backend_slot *slot; /* shared health of this backend; its name names it */
+    struct mr_db_stats *stats;    /* this worker's counters, or NULL (prober) */
     const struct mr_db__stmt *stmts;
     int n_stmts;
     /* PQconnectStartParams arrays (NULL-terminated), built once from the conninfo. */

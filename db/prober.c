@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "app/clock.h"
-#include "app/log.h"
+#include "app/lib/clock.h"
+#include "app/lib/log.h"
 #include "db/internal.h"
 
 #define RING_LEN 64
@@ -135,7 +135,7 @@ ring_lag(const struct mr_db_prober *p, int64_t now_ms, int64_t replay, int64_t *
 static void
 publish(struct mr_db_prober *p, int i, int rc, const struct mr_err *err)
 {
-    struct mr_health_slot *s = &p->health.slots[i];
+    struct mr_backend_slot *s = &p->health.slots[i];
     int up = rc == 0 ? 1 : 0;
     int was = atomic_exchange_explicit(&s->up, up, memory_order_relaxed);
     atomic_store_explicit(&s->probed_ms, mr_clock_ms(), memory_order_relaxed);
@@ -145,7 +145,7 @@ publish(struct mr_db_prober *p, int i, int rc, const struct mr_err *err)
         /* Back from down: the breaker's cooldown was for the outage the prober has just seen
          * end, so close it now instead of letting the first requests find out one by one. */
         if (was == 0)
-            mr_health_success(s);
+            mr_breaker_success(s);
         atomic_store_explicit(&s->up_since_ms, mr_clock_ms(), memory_order_relaxed);
         mr_log(MR_LOG_INFO, "backend_up", "backend=%s", s->name);
     } else {
@@ -163,7 +163,7 @@ probe_replica(struct mr_db_prober *p, int i)
     int rc = probe_one(p, i, &pr, &err);
     int64_t lag_ms, lag_bytes;
     if (rc == 0 && ring_lag(p, mr_clock_ms(), pr.lsn, &lag_ms, &lag_bytes)) {
-        struct mr_health_slot *s = &p->health.slots[i];
+        struct mr_backend_slot *s = &p->health.slots[i];
         atomic_store_explicit(&s->lag_ms, lag_ms, memory_order_relaxed);
         atomic_store_explicit(&s->lag_bytes, lag_bytes, memory_order_relaxed);
     }

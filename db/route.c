@@ -7,15 +7,15 @@
  * reads_fallback_to_primary, or always when no replica is configured), all within the
  * request's deadline. Writes go to the primary only.
  *
- * The order of the checks matters: mr_health_routable may make this caller the breaker's one
+ * The order of the checks matters: mr_breaker_routable may make this caller the breaker's one
  * half-open probe, so it is asked last, only of a backend we will then really use, and every
  * attempt reports success or failure. Connection-level errors feed the breaker; a statement
  * error (is_fault false) counts as the backend answering. */
 #include <errno.h>
 #include <stdio.h>
 
-#include "app/clock.h"
-#include "app/log.h"
+#include "app/lib/clock.h"
+#include "app/lib/log.h"
 #include "db/internal.h"
 
 /* Prefixes the reason with the backend's name, so the handler's one log line says which. */
@@ -32,13 +32,13 @@ static void
 report(struct mr_db *db, int i, int rc, struct mr_err *err)
 {
     struct mr_db__conn *c = &db->conns[i];
-    struct mr_health_slot *s = c->slot;
+    struct mr_backend_slot *s = c->slot;
     if (rc != 0) {
         db->stats[i].errors++;
         name_err(err, s->name);
     }
     if (rc != 0 && c->is_fault) {
-        if (mr_health_failure(s, &db->cfg->breaker, mr_clock_ms())) {
+        if (mr_breaker_failure(s, &db->cfg->breaker, mr_clock_ms())) {
             char q[MR_ERR_LEN + 8];
             mr_log(MR_LOG_WARNING, "breaker_open", "backend=%s err=%s", s->name,
                    mr_log_quote(q, sizeof(q), err ? err->msg : ""));
@@ -48,7 +48,7 @@ report(struct mr_db *db, int i, int rc, struct mr_err *err)
     if (rc == 0)
         mr_db__conn_ok(c);
     int was = atomic_load_explicit(&s->breaker, memory_order_relaxed);
-    mr_health_success(s);
+    mr_breaker_success(s);
     if (was != MR_BREAKER_CLOSED)
         mr_log(MR_LOG_INFO, "breaker_closed", "backend=%s", s->name);
 }
@@ -72,13 +72,13 @@ attempt(struct mr_db *db, int i, mr_db__run_fn fn, void *arg, struct mr_err *err
 static bool
 replica_usable(struct mr_db *db, int i, int64_t now_ms, bool ignore_lag)
 {
-    struct mr_health_slot *s = db->conns[i].slot;
+    struct mr_backend_slot *s = db->conns[i].slot;
     if (!ignore_lag &&
         atomic_load_explicit(&s->lag_ms, memory_order_relaxed) > db->cfg->max_replica_lag_ms)
         return false;
     if (mr_db__conn_waiting(&db->conns[i], now_ms))
         return false;
-    return mr_health_routable(s, &db->cfg->breaker, now_ms);
+    return mr_breaker_routable(s, &db->cfg->breaker, now_ms);
 }
 
 /* The next usable replica not in `tried` (a bit per backend index), or -1. */
@@ -110,7 +110,7 @@ primary_usable(struct mr_db *db, struct mr_err *err)
     int64_t now = mr_clock_ms();
     if (mr_db__conn_waiting(&db->conns[0], now))
         return mr_err_set(err, -ECONNREFUSED, "primary unavailable: reconnect backoff");
-    if (!mr_health_routable(db->conns[0].slot, &db->cfg->breaker, now))
+    if (!mr_breaker_routable(db->conns[0].slot, &db->cfg->breaker, now))
         return mr_err_set(err, -ECONNREFUSED, "primary unavailable: down or breaker open");
     return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* basic: the endpoints that touch no backend: /plaintext and /json (TechEmpower's exact
  * bodies and content types) and /healthz (the process answers). */
-#include "app/json.h"
+#include "app/lib/json.h"
 #include "handlers/handlers.h"
 
 void

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/clock.h"
-#include "app/html.h"
+#include "app/lib/clock.h"
+#include "app/lib/html.h"
 #include "handlers/handlers.h"
 
 static int

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "app/ctx.h"
-#include "app/router.h"
+#include "app/serve/ctx.h"
+#include "app/serve/router.h"
 
 extern const struct mr_route mr_handler_table[];
 extern const size_t mr_handler_count;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/clock.h"
-#include "app/json.h"
+#include "app/lib/clock.h"
+#include "app/lib/json.h"
 #include "handlers/handlers.h"
 #include "handlers/params.h"
 

@@ -26,13 +26,13 @@ FUZZ_RUNOPTS := -timeout=5 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_ENV     := LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp
 
 # The app/ sources each target links (through the public headers only).
-FUZZ_SRC_query   := app/request.c app/arena.c app/err.c
-FUZZ_SRC_pct     := app/request.c app/arena.c app/err.c
-FUZZ_SRC_request := app/request.c app/arena.c app/err.c
-FUZZ_SRC_router  := app/router.c
-FUZZ_SRC_json    := app/json.c app/buf.c app/arena.c
-FUZZ_SRC_html    := app/html.c app/buf.c app/arena.c
-FUZZ_SRC_config  := app/config.c app/arena.c app/err.c app/log.c
+FUZZ_SRC_query   := app/serve/request.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_pct     := app/serve/request.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_request := app/serve/request.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_router  := app/serve/router.c
+FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
+FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
+FUZZ_SRC_config  := app/config/config.c app/lib/arena.c app/lib/err.c app/lib/log.c
 # Recursively expanded: pkg-config runs only when the config target is built.
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
 FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig)

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "app/config.h"
+#include "app/config/config.h"
 #include "tests/fuzz/ref.h"
 
 static int memfd = -1;

@@ -5,9 +5,9 @@
  * gives back the input exactly. A buffer that failed (arena ceiling) is skipped. */
 #include <string.h>
 
-#include "app/arena.h"
-#include "app/buf.h"
-#include "app/html.h"
+#include "app/lib/arena.h"
+#include "app/lib/buf.h"
+#include "app/lib/html.h"
 #include "tests/fuzz/ref.h"
 
 static struct mr_arena arena;

@@ -11,9 +11,9 @@
  * parses the whole document with a strict recursive-descent validator. */
 #include <string.h>
 
-#include "app/arena.h"
-#include "app/buf.h"
-#include "app/json.h"
+#include "app/lib/arena.h"
+#include "app/lib/buf.h"
+#include "app/lib/json.h"
 #include "tests/fuzz/ref.h"
 
 static struct mr_arena arena;

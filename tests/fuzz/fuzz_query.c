@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "app/arena.h"
-#include "app/request.h"
+#include "app/lib/arena.h"
+#include "app/serve/request.h"
 #include "tests/fuzz/ref.h"
 
 /* One arena per ceiling, each made once and reset after every run, as a worker does. */

@@ -8,8 +8,8 @@
  * (mr_req_query, mr_req_param, mr_req_header) are safe on names taken from the input. */
 #include <string.h>
 
-#include "app/arena.h"
-#include "app/request.h"
+#include "app/lib/arena.h"
+#include "app/serve/request.h"
 #include "tests/fuzz/ref.h"
 
 static const struct mr_req_limits limits = {

@@ -9,7 +9,7 @@
  * Allow text is the expected list, cut to the capacity and NUL-terminated. */
 #include <string.h>
 
-#include "app/router.h"
+#include "app/serve/router.h"
 #include "tests/fuzz/ref.h"
 
 #ifndef FUZZ_ROUTER_MIN_CAP

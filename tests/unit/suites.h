@@ -10,7 +10,7 @@ Suite *arena_suite(void);
 Suite *buf_suite(void);
 Suite *cache_suite(void);
 Suite *config_suite(void);
-Suite *health_suite(void);
+Suite *breaker_suite(void);
 Suite *html_suite(void);
 Suite *json_suite(void);
 Suite *log_suite(void);

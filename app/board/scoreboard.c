@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* scoreboard: the mapping and the histogram maths. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "app/board/scoreboard.h"
+
+struct mr_sb *
+mr_sb_new(int n_replicas, struct mr_err *err)
+{
+    struct mr_sb *sb =
+        mmap(NULL, sizeof(*sb), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sb == MAP_FAILED) {
+        (void)mr_err_set(err, -errno, "scoreboard: mmap: %s", strerror(errno));
+        return NULL;
+    }
+    /* An anonymous mapping is zeroed, which is every atomic's initial state. */
+    mr_backend_slot_init(&sb->redis, "redis");
+    mr_backend_slot_init(&sb->pg[0], "primary");
+    for (int i = 1; i <= n_replicas; i++) {
+        char name[MR_BACKEND_NAME];
+        (void)snprintf(name, sizeof(name), "replica%d", i);
+        mr_backend_slot_init(&sb->pg[i], name);
+    }
+    sb->n_pg = n_replicas + 1;
+    atomic_store(&sb->pool.start_time, (int_fast64_t)time(NULL));
+    return sb;
+}
+
+void
+mr_sb_free(struct mr_sb **sb)
+{
+    if (*sb != NULL)
+        (void)munmap(*sb, sizeof(**sb));
+    *sb = NULL;
+}
+
+struct mr_sb_counts
+mr_sb_count(const struct mr_sb *sb)
+{
+    struct mr_sb_counts c = {0};
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+        const struct mr_sb_worker *w = &sb->workers[i];
+        if (atomic_load_explicit(&w->pid, memory_order_relaxed) == 0)
+            continue;
+        int s = atomic_load_explicit(&w->state, memory_order_relaxed);
+        c.total++;
+        c.quitting += atomic_load_explicit(&w->quitting, memory_order_relaxed) != 0;
+        c.starting += s == MR_W_STARTING;
+        c.idle += s == MR_W_IDLE;
+        c.active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+    }
+    return c;
+}
+
+int
+mr_sb_bucket(int64_t us)
+{
+    /* Bucket i holds durations <= 2^i µs: i = ceil(log2(us)), from the leading zeros. */
+    if (us <= 1)
+        return 0;
+    int i = 64 - __builtin_clzll((unsigned long long)(us - 1));
+    return i < MR_HIST_BUCKETS - 1 ? i : MR_HIST_BUCKETS - 1;
+}
+
+int64_t
+mr_sb_bucket_le(int i)
+{
+    return i >= MR_HIST_BUCKETS - 1 ? INT64_MAX : (int64_t)1 << i;
+}
+
+void
+mr_sb_record(struct mr_sb *sb, int route, int status, int64_t us)
+{
+    struct mr_sb_route *r = &sb->routes[route];
+    int cls = status / 100;
+    if (cls < 1 || cls > 5)
+        cls = 5;
+    atomic_fetch_add_explicit(&r->by_class[cls], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->hist[mr_sb_bucket(us)], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->sum_us, (uint_fast64_t)(us > 0 ? us : 0), memory_order_relaxed);
+}
+
+int64_t
+mr_sb_quantile(const atomic_uint_fast64_t *hist, double q)
+{
+    uint64_t counts[MR_HIST_BUCKETS];
+    uint64_t total = 0;
+    for (int i = 0; i < MR_HIST_BUCKETS; i++) {
+        counts[i] = atomic_load_explicit(&hist[i], memory_order_relaxed);
+        total += counts[i];
+    }
+    if (total == 0)
+        return 0;
+    double rank = q * (double)total;
+    uint64_t seen = 0;
+    for (int i = 0; i < MR_HIST_BUCKETS; i++) {
+        if (counts[i] == 0 || (double)(seen + counts[i]) < rank) {
+            seen += counts[i];
+            continue;
+        }
+        /* Linear interpolation inside (lo, hi]; the +Inf bucket reports its lower bound. */
+        int64_t lo = i == 0 ? 0 : mr_sb_bucket_le(i - 1);
+        if (i == MR_HIST_BUCKETS - 1)
+            return lo;
+        int64_t hi = mr_sb_bucket_le(i);
+        double frac = (rank - (double)seen) / (double)counts[i];
+        return lo + (int64_t)(frac * (double)(hi - lo));
+    }
+    return mr_sb_bucket_le(MR_HIST_BUCKETS - 2);
+}

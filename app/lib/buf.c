@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* buf: growth doubles inside the arena; the old copy stays in the arena until the request
+ * ends, which is the price of never calling free on the request path. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/lib/buf.h"
+
+void
+mr_buf_init(struct mr_buf *b, struct mr_arena *a, size_t initial_cap)
+{
+    b->arena = a;
+    b->len = 0;
+    b->failed = false;
+    b->cap = initial_cap ? initial_cap : 64;
+    b->data = mr_arena_alloc(a, b->cap);
+    if (b->data == NULL) {
+        b->failed = true;
+        b->cap = 0;
+    }
+}
+
+char *
+mr_buf_reserve(struct mr_buf *b, size_t n)
+{
+    if (b->failed)
+        return NULL;
+    if (b->cap - b->len > n)
+        return b->data + b->len;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len <= n) {
+        if (cap > ((size_t)-1) / 2) {
+            b->failed = true;
+            return NULL;
+        }
+        cap *= 2;
+    }
+    char *p = mr_arena_alloc(b->arena, cap);
+    if (p == NULL) {
+        b->failed = true;
+        return NULL;
+    }
+    if (b->len)
+        memcpy(p, b->data, b->len);
+    b->data = p;
+    b->cap = cap;
+    return b->data + b->len;
+}
+
+void
+mr_buf_commit(struct mr_buf *b, size_t n)
+{
+    if (!b->failed)
+        b->len += n;
+}
+
+void
+mr_buf_append(struct mr_buf *b, const void *p, size_t n)
+{
+    char *dst = mr_buf_reserve(b, n);
+    if (dst == NULL)
+        return;
+    memcpy(dst, p, n);
+    b->len += n;
+}
+
+void
+mr_buf_puts(struct mr_buf *b, const char *s)
+{
+    mr_buf_append(b, s, strlen(s));
+}
+
+void
+mr_buf_putc(struct mr_buf *b, char c)
+{
+    char *dst = mr_buf_reserve(b, 1);
+    if (dst == NULL)
+        return;
+    *dst = c;
+    b->len++;
+}
+
+void
+mr_buf_int(struct mr_buf *b, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[n++] = '-';
+    char *dst = mr_buf_reserve(b, n);
+    if (dst == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    b->len += n;
+}
+
+void
+mr_buf_printf(struct mr_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *dst = mr_buf_reserve(b, 128);
+    int w = dst ? vsnprintf(dst, b->cap - b->len, fmt, ap) : -1;
+    va_end(ap);
+    if (w < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)w >= b->cap - b->len) {
+        dst = mr_buf_reserve(b, (size_t)w + 1);
+        if (dst == NULL)
+            return;
+        va_start(ap, fmt);
+        (void)vsnprintf(dst, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)w;
+}
+
+const char *
+mr_buf_cstr(struct mr_buf *b)
+{
+    char *dst = mr_buf_reserve(b, 1);
+    if (dst == NULL)
+        return NULL;
+    *dst = '\0';
+    return b->data;
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* json: the writer. Escaping copies runs of safe bytes in one append. */
+#include <assert.h>
+#include <string.h>
+
+#include "app/lib/json.h"
+
+void
+mr_json_init(struct mr_json *j, struct mr_buf *b)
+{
+    j->b = b;
+    j->depth = 0;
+    j->first[0] = true;
+    j->after_key = false;
+}
+
+/* Before any value or key: a comma unless it is the first at its level or follows a key. */
+static void
+sep(struct mr_json *j)
+{
+    if (j->after_key) {
+        j->after_key = false;
+        return;
+    }
+    if (!j->first[j->depth])
+        mr_buf_putc(j->b, ',');
+    j->first[j->depth] = false;
+}
+
+static void
+open_level(struct mr_json *j, char c)
+{
+    sep(j);
+    mr_buf_putc(j->b, c);
+    assert(j->depth + 1 < MR_JSON_DEPTH);
+    j->depth++;
+    j->first[j->depth] = true;
+}
+
+static void
+close_level(struct mr_json *j, char c)
+{
+    assert(j->depth > 0);
+    j->depth--;
+    mr_buf_putc(j->b, c);
+}
+
+void
+mr_json_obj(struct mr_json *j)
+{
+    open_level(j, '{');
+}
+
+void
+mr_json_obj_end(struct mr_json *j)
+{
+    close_level(j, '}');
+}
+
+void
+mr_json_arr(struct mr_json *j)
+{
+    open_level(j, '[');
+}
+
+void
+mr_json_arr_end(struct mr_json *j)
+{
+    close_level(j, ']');
+}
+
+void
+mr_json_escape(struct mr_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        mr_buf_append(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            mr_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            mr_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            mr_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            mr_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            mr_buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            mr_buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            mr_buf_append(b, "\\f", 2);
+            break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            mr_buf_append(b, u, 6);
+        }
+        }
+    }
+    mr_buf_append(b, s + run, len - run);
+}
+
+void
+mr_json_key(struct mr_json *j, const char *key)
+{
+    sep(j);
+    mr_buf_putc(j->b, '"');
+    mr_json_escape(j->b, key, strlen(key));
+    mr_buf_append(j->b, "\":", 2);
+    j->after_key = true;
+}
+
+void
+mr_json_str(struct mr_json *j, const char *s, size_t len)
+{
+    sep(j);
+    mr_buf_putc(j->b, '"');
+    mr_json_escape(j->b, s, len);
+    mr_buf_putc(j->b, '"');
+}
+
+void
+mr_json_cstr(struct mr_json *j, const char *s)
+{
+    mr_json_str(j, s, strlen(s));
+}
+
+void
+mr_json_int(struct mr_json *j, int64_t v)
+{
+    sep(j);
+    mr_buf_int(j->b, v);
+}
+
+void
+mr_json_bool(struct mr_json *j, bool v)
+{
+    sep(j);
+    mr_buf_puts(j->b, v ? "true" : "false");
+}
+
+void
+mr_json_null(struct mr_json *j)
+{
+    sep(j);
+    mr_buf_puts(j->b, "null");
+}

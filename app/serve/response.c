@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* response: header block formatting and error bodies. */
+#include <errno.h>
+#include <string.h>
+
+#include "app/lib/json.h"
+#include "app/serve/response.h"
+
+void
+mr_resp_init(struct mr_resp *r, struct mr_arena *a)
+{
+    r->status = 200;
+    r->content_type = "text/plain; charset=utf-8";
+    mr_buf_init(&r->headers, a, 128);
+    mr_buf_init(&r->body, a, 1024);
+}
+
+void
+mr_resp_status(struct mr_resp *r, int status)
+{
+    r->status = status;
+}
+
+void
+mr_resp_type(struct mr_resp *r, const char *content_type)
+{
+    r->content_type = content_type;
+}
+
+static bool
+header_safe(const char *s)
+{
+    return strpbrk(s, "\r\n") == NULL;
+}
+
+int
+mr_resp_header(struct mr_resp *r, const char *name, const char *value)
+{
+    if (!header_safe(name) || !header_safe(value) || strchr(name, ':') != NULL)
+        return -EINVAL;
+    mr_buf_puts(&r->headers, name);
+    mr_buf_append(&r->headers, ": ", 2);
+    mr_buf_puts(&r->headers, value);
+    mr_buf_append(&r->headers, "\r\n", 2);
+    return 0;
+}
+
+struct mr_buf *
+mr_resp_body(struct mr_resp *r)
+{
+    return &r->body;
+}
+
+void
+mr_resp_error(struct mr_resp *r, int status, const char *message)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    r->body.len = 0;
+    r->body.failed = false;
+    struct mr_json j;
+    mr_json_init(&j, &r->body);
+    mr_json_obj(&j);
+    mr_json_key(&j, "error");
+    mr_json_cstr(&j, message);
+    mr_json_key(&j, "status");
+    mr_json_int(&j, status);
+    mr_json_obj_end(&j);
+}
+
+const char *
+mr_resp_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    }
+    return "Unknown";
+}
+
+void
+mr_resp_head(struct mr_resp *r, struct mr_buf *dst)
+{
+    if (r->body.failed || r->headers.failed) {
+        /* The arena ceiling: the error body is tiny and the first block has room for it. */
+        r->headers.len = 0;
+        r->headers.failed = false;
+        mr_resp_error(r, 500, "response too large");
+    }
+    mr_buf_puts(dst, "Status: ");
+    mr_buf_int(dst, r->status);
+    mr_buf_putc(dst, ' ');
+    mr_buf_puts(dst, mr_resp_reason(r->status));
+    mr_buf_puts(dst, "\r\nContent-Type: ");
+    mr_buf_puts(dst, r->content_type);
+    mr_buf_puts(dst, "\r\nContent-Length: ");
+    mr_buf_int(dst, (int64_t)r->body.len);
+    mr_buf_append(dst, "\r\n", 2);
+    mr_buf_append(dst, r->headers.data, r->headers.len);
+    mr_buf_append(dst, "\r\n", 2);
+}

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Defines: Suite *cache_suite(void);  (called by tests/unit/main.c; no main() here)
+ *
+ * test_cache: the parts of cache/ that need no Redis. The envelope, the XFetch decision, the
+ * TTL jitter and the RNG are pure functions, reached through cache/internal.h (the only
+ * reason they are not static). The failure policy is checked through the public header
+ * against the real thing that needs no server: a loopback port that refuses connections. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "cache/internal.h"
+
+Suite *cache_suite(void);
+
+static size_t
+encode(char *buf, const char *payload, size_t len)
+{
+    return mr_cache__env_encode(buf, 1234, 1700000000123, payload, len);
+}
+
+START_TEST(test_envelope_round_trips_binary_payload)
+{
+    static const char payload[] = {'a', '\0', 'b', '\xff', '\xf5', '\n'};
+    char buf[64];
+    size_t n = mr_cache__env_encode(buf, 987654, 1700000000123, payload, sizeof(payload));
+    ck_assert_uint_eq(n, MR_CACHE__ENV_HEADER + sizeof(payload));
+    struct mr_cache__env env;
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), 0);
+    ck_assert_uint_eq(env.delta_us, 987654);
+    ck_assert_int_eq(env.expiry_ms, 1700000000123);
+    ck_assert_uint_eq(env.payload_len, sizeof(payload));
+    ck_assert_mem_eq(env.payload, payload, sizeof(payload));
+}
+END_TEST
+
+START_TEST(test_envelope_round_trips_empty_payload)
+{
+    char buf[MR_CACHE__ENV_HEADER];
+    size_t n = mr_cache__env_encode(buf, 0, 1, NULL, 0);
+    struct mr_cache__env env;
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), 0);
+    ck_assert_uint_eq(env.payload_len, 0);
+    ck_assert_int_eq(env.expiry_ms, 1);
+}
+END_TEST
+
+START_TEST(test_envelope_saturates_delta)
+{
+    char buf[MR_CACHE__ENV_HEADER];
+    struct mr_cache__env env;
+    size_t n = mr_cache__env_encode(buf, (int64_t)1 << 40, 5, NULL, 0);
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), 0);
+    ck_assert_uint_eq(env.delta_us, UINT32_MAX);
+    n = mr_cache__env_encode(buf, -5, 5, NULL, 0);
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), 0);
+    ck_assert_uint_eq(env.delta_us, 0);
+}
+END_TEST
+
+START_TEST(test_envelope_rejects_every_truncation)
+{
+    char buf[64];
+    size_t n = encode(buf, "hello", 5);
+    struct mr_cache__env env;
+    for (size_t len = 0; len < n; len++)
+        ck_assert_int_eq(mr_cache__env_parse(buf, len, &env), -EINVAL);
+    ck_assert_int_eq(mr_cache__env_parse(NULL, 0, &env), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_envelope_rejects_appended_bytes)
+{
+    char buf[64];
+    size_t n = encode(buf, "hello", 5);
+    buf[n] = 'x';
+    struct mr_cache__env env;
+    ck_assert_int_eq(mr_cache__env_parse(buf, n + 1, &env), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_envelope_rejects_bad_header_fields)
+{
+    char buf[64];
+    struct mr_cache__env env;
+    size_t n = encode(buf, "hello", 5);
+    buf[0] = 'X';
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), -EINVAL);
+    n = encode(buf, "hello", 5);
+    buf[1] = 2; /* a future version */
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), -EINVAL);
+    n = mr_cache__env_encode(buf, 1, 0, "hello", 5); /* no expiry */
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), -EINVAL);
+    n = mr_cache__env_encode(buf, 1, -1, "hello", 5);
+    ck_assert_int_eq(mr_cache__env_parse(buf, n, &env), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_envelope_rejects_foreign_values)
+{
+    static const char *foreign[] = {
+        "{\"id\":1,\"randomNumber\":4242}", "plain text value of some length", "",
+        "\xf5", /* the magic alone */
+    };
+    struct mr_cache__env env;
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++)
+        ck_assert_int_eq(mr_cache__env_parse(foreign[i], strlen(foreign[i]), &env), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_xfetch_rnd_one_refreshes_exactly_at_expiry)
+{
+    /* ln(1) = 0: no early window at all, whatever delta and beta. */
+    ck_assert(!mr_cache__xfetch_early(999, 5000000, 1000, 1.0, 1.0));
+    ck_assert(mr_cache__xfetch_early(1000, 5000000, 1000, 1.0, 1.0));
+    ck_assert(mr_cache__xfetch_early(1001, 0, 1000, 1.0, 1.0));
+}
+END_TEST
+
+START_TEST(test_xfetch_window_scales_with_delta_and_beta)
+{
+    double rnd = exp(-2.0); /* -ln(rnd) = 2 */
+    /* delta 10 ms, beta 1: window 20 ms before expiry. */
+    ck_assert(mr_cache__xfetch_early(1000 - 19, 10000, 1000, 1.0, rnd));
+    ck_assert(!mr_cache__xfetch_early(1000 - 21, 10000, 1000, 1.0, rnd));
+    /* beta 2 doubles it to 40 ms. */
+    ck_assert(mr_cache__xfetch_early(1000 - 39, 10000, 1000, 2.0, rnd));
+    ck_assert(!mr_cache__xfetch_early(1000 - 41, 10000, 1000, 2.0, rnd));
+    /* delta 0: only at expiry. */
+    ck_assert(!mr_cache__xfetch_early(999, 0, 1000, 1.0, rnd));
+}
+END_TEST
+
+START_TEST(test_xfetch_tiny_rnd_refreshes_far_ahead)
+{
+    double rnd = 0x1.0p-53; /* the smallest the RNG gives: -ln = 36.7 */
+    ck_assert(mr_cache__xfetch_early(1000 - 360, 10000, 1000, 1.0, rnd));
+    ck_assert(!mr_cache__xfetch_early(1000 - 370, 10000, 1000, 1.0, rnd));
+}
+END_TEST
+
+START_TEST(test_xfetch_beta_zero_disables)
+{
+    ck_assert(!mr_cache__xfetch_early(5000, 10000, 1000, 0.0, 0.001));
+    ck_assert(!mr_cache__xfetch_early(5000, 10000, 1000, -1.0, 0.001));
+    ck_assert(!mr_cache__xfetch_early(5000, 10000, 1000, NAN, 0.001));
+}
+END_TEST
+
+START_TEST(test_ttl_jitter_reaches_both_ends)
+{
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 10, 0.0), 900);
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 10, 1.0), 1100);
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 10, 0.5), 1000);
+}
+END_TEST
+
+START_TEST(test_ttl_jitter_stays_in_bounds)
+{
+    uint64_t rng = 42;
+    for (int i = 0; i < 100000; i++) {
+        int ttl = mr_cache__ttl_jitter(60000, 10, mr_cache__rng_unit(&rng));
+        ck_assert_int_ge(ttl, 54000);
+        ck_assert_int_le(ttl, 66000);
+    }
+}
+END_TEST
+
+START_TEST(test_ttl_jitter_zero_pct_and_clamps)
+{
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 0, 0.0), 1000);
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 0, 1.0), 1000);
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 100, 0.0), 1); /* never 0: PX 0 is an error */
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, 250, 1.0), 2000);
+    ck_assert_int_eq(mr_cache__ttl_jitter(1000, -5, 1.0), 1000);
+}
+END_TEST
+
+START_TEST(test_rng_unit_is_in_open_closed_interval)
+{
+    uint64_t rng = 0; /* the worst seed for some generators; fine for splitmix64 */
+    double lo = 1.0;
+    double hi = 0.0;
+    for (int i = 0; i < 100000; i++) {
+        double u = mr_cache__rng_unit(&rng);
+        ck_assert(u > 0.0 && u <= 1.0);
+        lo = u < lo ? u : lo;
+        hi = u > hi ? u : hi;
+    }
+    ck_assert(lo < 0.001 && hi > 0.999);
+}
+END_TEST
+
+START_TEST(test_rng_seed_differs_between_forked_siblings)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            uint64_t s = mr_cache__rng_seed();
+            _exit(write(fds[1], &s, sizeof(s)) == (ssize_t)sizeof(s) ? 0 : 1);
+        }
+    }
+    uint64_t seeds[2];
+    for (int i = 0; i < 2; i++) {
+        int status;
+        ck_assert_int_gt(wait(&status), 0);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_int_eq(read(fds[0], &seeds[i], sizeof(seeds[i])), (ssize_t)sizeof(seeds[i]));
+    }
+    (void)close(fds[0]);
+    (void)close(fds[1]);
+    ck_assert(seeds[0] != seeds[1]);
+}
+END_TEST
+
+/* A port on loopback that refuses connections: bound, never listening. The fd is kept open
+ * for the test's life so that nothing else takes the port. */
+static int
+refusing_port(int *fd_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *fd_out = fd;
+    return ntohs(sa.sin_port);
+}
+
+static struct mr_cache_cfg
+test_cfg(int port)
+{
+    return (struct mr_cache_cfg){
+        .host = "127.0.0.1",
+        .port = port,
+        .connect_timeout_ms = 200,
+        .command_timeout_ms = 200,
+        .key_prefix = "t:",
+        .ttl_ms = 60000,
+        .ttl_jitter_pct = 10,
+        .xfetch_beta = 1.0,
+        .reconnect_backoff_ms = 60000,
+        .reconnect_backoff_max_ms = 120000,
+        .breaker = {.failures = 5, .cooldown_ms = 60000},
+    };
+}
+
+START_TEST(test_open_rejects_bad_config)
+{
+    struct mr_cache_cfg cfg = test_cfg(6379);
+    struct mr_backend_slot slot;
+    mr_backend_slot_init(&slot, "redis");
+    struct mr_cache *c = (struct mr_cache *)&cfg; /* must be overwritten with NULL */
+    struct mr_err err;
+    cfg.command_timeout_ms = 0;
+    ck_assert_int_eq(mr_cache_open(&cfg, &slot, &c, &err), -EINVAL);
+    ck_assert_ptr_null(c);
+    cfg = test_cfg(6379);
+    cfg.reconnect_backoff_max_ms = 1;
+    ck_assert_int_eq(mr_cache_open(&cfg, &slot, &c, &err), -EINVAL);
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(test_dead_redis_fails_fast_during_backoff)
+{
+    int fd;
+    struct mr_cache_cfg cfg = test_cfg(refusing_port(&fd));
+    struct mr_backend_slot slot;
+    mr_backend_slot_init(&slot, "redis");
+    struct mr_cache *c;
+    struct mr_err err;
+    ck_assert_int_eq(mr_cache_open(&cfg, &slot, &c, &err), 0);
+    struct mr_arena arena;
+    mr_arena_init(&arena, 4096, 65536);
+    struct mr_cache_item item = {.key = "k", .key_len = 1, .val = "stale", .hit = true};
+    ck_assert_int_eq(mr_cache_mget(c, &item, 1, &arena, &err), -ECONNREFUSED);
+    ck_assert(!item.hit && item.val == NULL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "connect"));
+    /* The second call within the backoff sends nothing: its reason says so. */
+    ck_assert_int_eq(mr_cache_mget(c, &item, 1, &arena, &err), -ECONNREFUSED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "reconnect in"));
+    ck_assert_int_eq(atomic_load(&slot.failures_total), 1);
+    ck_assert_uint_eq(mr_cache_stats(c)->errors, 2);
+    mr_arena_fini(&arena);
+    mr_cache_close(&c);
+    mr_cache_close(&c);
+    ck_assert_ptr_null(c);
+    (void)close(fd);
+}
+END_TEST
+
+START_TEST(test_open_breaker_sends_nothing)
+{
+    int fd;
+    struct mr_cache_cfg cfg = test_cfg(refusing_port(&fd));
+    cfg.reconnect_backoff_ms = 1;
+    cfg.reconnect_backoff_max_ms = 1;
+    cfg.breaker.failures = 1;
+    struct mr_backend_slot slot;
+    mr_backend_slot_init(&slot, "redis");
+    struct mr_cache *c;
+    struct mr_err err;
+    ck_assert_int_eq(mr_cache_open(&cfg, &slot, &c, &err), 0);
+    struct mr_cache_item item = {.key = "k", .key_len = 1, .val = "v", .val_len = 1};
+    ck_assert_int_eq(mr_cache_mset(c, &item, 1, 10, false, &err), -ECONNREFUSED);
+    ck_assert_int_eq(atomic_load(&slot.breaker), MR_BREAKER_OPEN);
+    (void)usleep(5000); /* past the backoff, well inside the cooldown */
+    ck_assert_int_eq(mr_cache_mdel(c, &item, 1, &err), -ECONNREFUSED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "breaker"));
+    ck_assert_int_eq(atomic_load(&slot.failures_total), 1);
+    mr_cache_close(&c);
+    (void)close(fd);
+}
+END_TEST
+
+Suite *
+cache_suite(void)
+{
+    Suite *s = suite_create("cache");
+    TCase *env = tcase_create("envelope");
+    tcase_add_test(env, test_envelope_round_trips_binary_payload);
+    tcase_add_test(env, test_envelope_round_trips_empty_payload);
+    tcase_add_test(env, test_envelope_saturates_delta);
+    tcase_add_test(env, test_envelope_rejects_every_truncation);
+    tcase_add_test(env, test_envelope_rejects_appended_bytes);
+    tcase_add_test(env, test_envelope_rejects_bad_header_fields);
+    tcase_add_test(env, test_envelope_rejects_foreign_values);
+    suite_add_tcase(s, env);
+    TCase *xf = tcase_create("xfetch");
+    tcase_add_test(xf, test_xfetch_rnd_one_refreshes_exactly_at_expiry);
+    tcase_add_test(xf, test_xfetch_window_scales_with_delta_and_beta);
+    tcase_add_test(xf, test_xfetch_tiny_rnd_refreshes_far_ahead);
+    tcase_add_test(xf, test_xfetch_beta_zero_disables);
+    suite_add_tcase(s, xf);
+    TCase *rnd = tcase_create("jitter_rng");
+    tcase_add_test(rnd, test_ttl_jitter_reaches_both_ends);
+    tcase_add_test(rnd, test_ttl_jitter_stays_in_bounds);
+    tcase_add_test(rnd, test_ttl_jitter_zero_pct_and_clamps);
+    tcase_add_test(rnd, test_rng_unit_is_in_open_closed_interval);
+    tcase_add_test(rnd, test_rng_seed_differs_between_forked_siblings);
+    suite_add_tcase(s, rnd);
+    TCase *fail = tcase_create("failure_policy");
+    tcase_add_test(fail, test_open_rejects_bad_config);
+    tcase_add_test(fail, test_dead_redis_fails_fast_during_backoff);
+    tcase_add_test(fail, test_open_breaker_sends_nothing);
+    suite_add_tcase(s, fail);
+    return s;
+}
