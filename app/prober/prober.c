@@ -9,6 +9,7 @@
 
 #include "app/lib/clock.h"
 #include "app/lib/log.h"
+#include "app/lib/signals.h"
 #include "app/prober/prober.h"
 #include "cache/cache.h"
 #include "db/db.h"
@@ -31,24 +32,16 @@ probe_redis(struct mr_cache *c, struct mr_backend_slot *slot)
                mr_log_quote(q, sizeof(q), err.msg));
 }
 
+/* The manager stops the prober with SIGTERM; reloads and log reopening are not its business. */
+static const struct mr_signal_rule prober_signals[] = {
+    {SIGTERM, SIG_DFL}, {SIGINT, SIG_DFL},  {SIGCHLD, SIG_DFL}, {SIGPIPE, SIG_IGN},
+    {SIGHUP, SIG_IGN},  {SIGQUIT, SIG_IGN}, {SIGUSR1, SIG_IGN}, {SIGUSR2, SIG_IGN},
+};
+
 int
 mr_prober_run(const struct mr_cfg *cfg, struct mr_sb *sb)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    (void)sigaction(SIGTERM, &sa, NULL);
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGCHLD, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    (void)sigaction(SIGPIPE, &sa, NULL);
-    (void)sigaction(SIGHUP, &sa, NULL);
-    (void)sigaction(SIGQUIT, &sa, NULL);
-    (void)sigaction(SIGUSR1, &sa, NULL);
-    (void)sigaction(SIGUSR2, &sa, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    mr_signals_install(prober_signals, sizeof(prober_signals) / sizeof(prober_signals[0]), 0, NULL);
 
     struct mr_err err;
     struct mr_db_prober *dbp = NULL;

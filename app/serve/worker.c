@@ -32,6 +32,7 @@
 #include "app/lib/clock.h"
 #include "app/serve/ctx.h"
 #include "app/lib/log.h"
+#include "app/lib/signals.h"
 #include "app/serve/router.h"
 #include "app/serve/worker.h"
 
@@ -82,29 +83,19 @@ on_usr1(int sig)
     reopen_requested = 1;
 }
 
+/* libfcgi installs its own SIGTERM handler: SIG_DFL undoes it. SA_RESTART: a read of a
+ * request in progress must not fail because we were asked to stop; accept() fails anyway once
+ * its fd is closed. */
+static const struct mr_signal_rule worker_signals[] = {
+    {SIGQUIT, on_quit}, {SIGTERM, SIG_DFL}, {SIGINT, SIG_DFL}, {SIGCHLD, SIG_DFL},
+    {SIGUSR1, on_usr1}, {SIGPIPE, SIG_IGN}, {SIGHUP, SIG_IGN}, {SIGUSR2, SIG_IGN},
+};
+
 static void
 install_signals(void)
 {
-    struct sigaction sa = {0};
-    sigemptyset(&sa.sa_mask);
-    /* SA_RESTART: a read of a request in progress must not fail because we were asked to
-     * stop; accept() fails anyway once its fd is closed. */
-    sa.sa_flags = SA_RESTART;
-    sa.sa_handler = on_quit;
-    (void)sigaction(SIGQUIT, &sa, NULL);
-    sa.sa_handler = SIG_DFL; /* libfcgi installs its own SIGTERM handler: undo it */
-    (void)sigaction(SIGTERM, &sa, NULL);
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGCHLD, &sa, NULL);
-    sa.sa_handler = on_usr1;
-    (void)sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    (void)sigaction(SIGPIPE, &sa, NULL);
-    (void)sigaction(SIGHUP, &sa, NULL);
-    (void)sigaction(SIGUSR2, &sa, NULL);
-    sigset_t all;
-    sigemptyset(&all);
-    (void)sigprocmask(SIG_SETMASK, &all, NULL);
+    mr_signals_install(worker_signals, sizeof(worker_signals) / sizeof(worker_signals[0]),
+                       SA_RESTART, NULL);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "app/lib/log.h"
 #include "app/supervise/manager.h"
 #include "app/lib/notify.h"
+#include "app/lib/signals.h"
 #include "app/supervise/pool.h"
 #include "app/prober/prober.h"
 #include "app/board/scoreboard.h"
@@ -87,25 +88,26 @@ on_signal(int sig)
     }
 }
 
-static const int handled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGUSR1};
+static const struct mr_signal_rule manager_signals[] = {
+    {SIGCHLD, on_signal}, {SIGTERM, on_signal}, {SIGINT, on_signal},  {SIGQUIT, on_signal},
+    {SIGHUP, on_signal},  {SIGUSR2, on_signal}, {SIGUSR1, on_signal}, {SIGPIPE, SIG_IGN},
+};
 
+/* The handled signals stay blocked except inside ppoll(), which takes `wait_mask`: a signal
+ * can never arrive between the loop's flag check and its wait. */
 static void
 install_signals(sigset_t *wait_mask)
 {
-    sigset_t block;
-    sigemptyset(&block);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
-        (void)sigaction(handled[i], &sa, NULL);
-        sigaddset(&block, handled[i]);
-    }
-    sa.sa_handler = SIG_IGN;
-    (void)sigaction(SIGPIPE, &sa, NULL);
-    (void)sigprocmask(SIG_BLOCK, &block, wait_mask);
-    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
-        sigdelset(wait_mask, handled[i]);
+    size_t n = sizeof(manager_signals) / sizeof(manager_signals[0]);
+    (void)sigprocmask(SIG_SETMASK, NULL, wait_mask);
+    sigset_t block = *wait_mask;
+    for (size_t i = 0; i < n; i++)
+        if (manager_signals[i].handler == on_signal)
+            sigaddset(&block, manager_signals[i].sig);
+    mr_signals_install(manager_signals, n, 0, &block);
+    for (size_t i = 0; i < n; i++)
+        if (manager_signals[i].handler == on_signal)
+            sigdelset(wait_mask, manager_signals[i].sig);
 }
 
 static int
