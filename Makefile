@@ -75,6 +75,7 @@ integration: build/asan/millrace-test millrace
 	  scripts/stack.sh down; exit $$rc
 
 test: deps
+	@$(MAKE) --no-print-directory include-check
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory valgrind

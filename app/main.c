@@ -47,6 +47,7 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
         return 1;
     }
     atomic_store(&sb->workers[0].pid, getpid());
+    mr_mgr_label_routes(sb, mr_handler_table, mr_handler_count);
     mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0", getpid());
     struct mr_worker_args a = {
         cfg, sb, 0, &sb->workers[0], l->fd, mr_handler_table, mr_handler_count, true};
@@ -151,7 +152,10 @@ main(int argc, char **argv)
     if (l.origin == MR_LISTEN_STDIN && getenv("INVOCATION_ID") == NULL) {
         rc = run_single_worker(&cfg, &l);
         mr_cfg_fini(&cfg);
-    } else
-        rc = mr_mgr_run(&cfg, &l, &status_l);
+    } else {
+        struct mr_mgr_tables t = {mr_handler_table, mr_handler_count, mr_status_table,
+                                  mr_status_count};
+        rc = mr_mgr_run(&cfg, &l, &status_l, &t);
+    }
     return rc;
 }

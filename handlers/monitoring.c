@@ -47,14 +47,13 @@ h_status(struct mr_ctx *ctx)
         .json = mr_req_query(&ctx->req, "json") != NULL,
         .full = mr_req_query(&ctx->req, "full") != NULL,
     };
-    mr_status_render(ctx->sb, ctx->cfg, mr_handler_table, mr_handler_count, &o,
-                     mr_resp_body(&ctx->resp));
+    mr_status_render(ctx->sb, ctx->cfg, &o, mr_resp_body(&ctx->resp));
     mr_resp_type(&ctx->resp, o.json ? "application/json" : "text/plain");
 }
 
 void
 h_metrics(struct mr_ctx *ctx)
 {
-    mr_metrics_render(ctx->sb, mr_handler_table, mr_handler_count, mr_resp_body(&ctx->resp));
+    mr_metrics_render(ctx->sb, mr_resp_body(&ctx->resp));
     mr_resp_type(&ctx->resp, "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -9,8 +9,6 @@
 #include "app/lib/clock.h"
 #include "app/board/metrics_page.h"
 
-#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
-
 static void
 head(struct mr_buf *b, const char *name, const char *type, const char *help)
 {
@@ -18,37 +16,39 @@ head(struct mr_buf *b, const char *name, const char *type, const char *help)
 }
 
 static void
-route_label(struct mr_buf *b, const struct mr_route *routes, size_t n, size_t i)
+route_label(struct mr_buf *b, const struct mr_sb *sb, size_t i)
 {
-    if (i < n)
-        mr_buf_printf(b, "method=\"%s\",route=\"%s\"", routes[i].method, routes[i].path);
+    if (i < (size_t)sb->n_labels)
+        mr_buf_printf(b, "method=\"%s\",route=\"%s\"", sb->labels[i].method, sb->labels[i].path);
     else
         mr_buf_puts(b, "method=\"\",route=\"unmatched\"");
 }
 
 static void
-render_requests(const struct mr_sb *sb, const struct mr_route *routes, size_t n, struct mr_buf *b)
+render_requests(const struct mr_sb *sb, struct mr_buf *b)
 {
+    size_t n = (size_t)sb->n_labels;
     head(b, "millrace_requests_total", "counter", "Requests answered, by route and status class.");
     for (size_t i = 0; i <= MR_SB_MAX_ROUTES; i++) {
         if (i >= n && i != MR_SB_MAX_ROUTES)
             continue;
         for (int c = 1; c <= 5; c++) {
-            uint64_t v = LOAD(sb->routes[i].by_class[c]);
+            uint64_t v = MR_SB_LOAD(sb->routes[i].by_class[c]);
             /* 2xx, 4xx and 5xx always exist (at 0), so that rate() sees the first errors; 1xx
              * and 3xx only once seen. */
             if (v == 0 && (c == 1 || c == 3))
                 continue;
             mr_buf_puts(b, "millrace_requests_total{");
-            route_label(b, routes, n, i);
+            route_label(b, sb, i);
             mr_buf_printf(b, ",status=\"%dxx\"} %llu\n", c, (unsigned long long)v);
         }
     }
 }
 
 static void
-render_histograms(const struct mr_sb *sb, const struct mr_route *routes, size_t n, struct mr_buf *b)
+render_histograms(const struct mr_sb *sb, struct mr_buf *b)
 {
+    size_t n = (size_t)sb->n_labels;
     head(b, "millrace_request_duration_seconds", "histogram",
          "Time from reading a request to sending its response, by route.");
     for (size_t i = 0; i <= MR_SB_MAX_ROUTES; i++) {
@@ -57,9 +57,9 @@ render_histograms(const struct mr_sb *sb, const struct mr_route *routes, size_t 
         const struct mr_sb_route *r = &sb->routes[i];
         uint64_t cum = 0;
         for (int k = 0; k < MR_HIST_BUCKETS; k++) {
-            cum += LOAD(r->hist[k]);
+            cum += MR_SB_LOAD(r->hist[k]);
             mr_buf_puts(b, "millrace_request_duration_seconds_bucket{");
-            route_label(b, routes, n, i);
+            route_label(b, sb, i);
             if (k == MR_HIST_BUCKETS - 1)
                 mr_buf_printf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
             else
@@ -67,10 +67,10 @@ render_histograms(const struct mr_sb *sb, const struct mr_route *routes, size_t 
                               (unsigned long long)cum);
         }
         mr_buf_puts(b, "millrace_request_duration_seconds_sum{");
-        route_label(b, routes, n, i);
-        mr_buf_printf(b, "} %.6f\n", (double)LOAD(r->sum_us) / 1e6);
+        route_label(b, sb, i);
+        mr_buf_printf(b, "} %.6f\n", (double)MR_SB_LOAD(r->sum_us) / 1e6);
         mr_buf_puts(b, "millrace_request_duration_seconds_count{");
-        route_label(b, routes, n, i);
+        route_label(b, sb, i);
         mr_buf_printf(b, "} %llu\n", (unsigned long long)cum);
     }
 }
@@ -108,33 +108,33 @@ render_backends(const struct mr_sb *sb, struct mr_buf *b)
     for (int i = 0; i <= sb->n_pg; i++) {
         const struct mr_backend_slot *s = backend_at(sb, i, &role);
         mr_buf_printf(b, "millrace_backend_up{backend=\"%s\",role=\"%s\"} %d\n", s->name, role,
-                      LOAD(s->up) == 1);
+                      MR_SB_LOAD(s->up) == 1);
     }
     head(b, "millrace_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 open, 2 half-open.");
     for (int i = 0; i <= sb->n_pg; i++) {
         const struct mr_backend_slot *s = backend_at(sb, i, &role);
         mr_buf_printf(b, "millrace_breaker_state{backend=\"%s\",role=\"%s\"} %d\n", s->name, role,
-                      LOAD(s->breaker));
+                      MR_SB_LOAD(s->breaker));
     }
     head(b, "millrace_breaker_opened_total", "counter", "Times a circuit breaker opened.");
     for (int i = 0; i <= sb->n_pg; i++) {
         const struct mr_backend_slot *s = backend_at(sb, i, &role);
         mr_buf_printf(b, "millrace_breaker_opened_total{backend=\"%s\",role=\"%s\"} %llu\n",
-                      s->name, role, (unsigned long long)LOAD(s->opened_total));
+                      s->name, role, (unsigned long long)MR_SB_LOAD(s->opened_total));
     }
     head(b, "millrace_backend_failures_total", "counter",
          "Calls to a backend that failed or timed out.");
     for (int i = 0; i <= sb->n_pg; i++) {
         const struct mr_backend_slot *s = backend_at(sb, i, &role);
         mr_buf_printf(b, "millrace_backend_failures_total{backend=\"%s\",role=\"%s\"} %llu\n",
-                      s->name, role, (unsigned long long)LOAD(s->failures_total));
+                      s->name, role, (unsigned long long)MR_SB_LOAD(s->failures_total));
     }
     head(b, "millrace_backend_probe_age_seconds", "gauge",
          "Time since the prober last probed the backend (a hung prober shows here).");
     int64_t now = mr_clock_ms();
     for (int i = 0; i <= sb->n_pg; i++) {
         const struct mr_backend_slot *s = backend_at(sb, i, &role);
-        int64_t at = LOAD(s->probed_ms);
+        int64_t at = MR_SB_LOAD(s->probed_ms);
         mr_buf_printf(b, "millrace_backend_probe_age_seconds{backend=\"%s\",role=\"%s\"} %.3f\n",
                       s->name, role, at ? (double)(now - at) / 1000.0 : -1.0);
     }
@@ -142,11 +142,11 @@ render_backends(const struct mr_sb *sb, struct mr_buf *b)
          "How far a replica's replay is behind the primary, in time.");
     for (int i = 1; i < sb->n_pg; i++)
         mr_buf_printf(b, "millrace_replica_lag_seconds{backend=\"%s\"} %.3f\n", sb->pg[i].name,
-                      (double)LOAD(sb->pg[i].lag_ms) / 1000.0);
+                      (double)MR_SB_LOAD(sb->pg[i].lag_ms) / 1000.0);
     head(b, "millrace_replica_lag_bytes", "gauge", "Primary WAL position minus replica replay.");
     for (int i = 1; i < sb->n_pg; i++)
         mr_buf_printf(b, "millrace_replica_lag_bytes{backend=\"%s\"} %lld\n", sb->pg[i].name,
-                      (long long)LOAD(sb->pg[i].lag_bytes));
+                      (long long)MR_SB_LOAD(sb->pg[i].lag_bytes));
 }
 
 static void
@@ -156,66 +156,55 @@ render_db(const struct mr_sb *sb, struct mr_buf *b)
     for (int i = 0; i < sb->n_pg; i++)
         mr_buf_printf(b, "millrace_db_queries_total{backend=\"%s\",role=\"%s\"} %llu\n",
                       sb->pg[i].name, i == 0 ? "primary" : "replica",
-                      (unsigned long long)LOAD(sb->db_queries[i]));
+                      (unsigned long long)MR_SB_LOAD(sb->db_queries[i]));
     head(b, "millrace_db_errors_total", "counter", "Failed PostgreSQL calls, by backend.");
     for (int i = 0; i < sb->n_pg; i++)
         mr_buf_printf(b, "millrace_db_errors_total{backend=\"%s\",role=\"%s\"} %llu\n",
                       sb->pg[i].name, i == 0 ? "primary" : "replica",
-                      (unsigned long long)LOAD(sb->db_errors[i]));
-    counter(b, "millrace_cache_hits_total", "Keys found in Redis.", LOAD(sb->cache_hits));
+                      (unsigned long long)MR_SB_LOAD(sb->db_errors[i]));
+    counter(b, "millrace_cache_hits_total", "Keys found in Redis.", MR_SB_LOAD(sb->cache_hits));
     counter(b, "millrace_cache_misses_total", "Keys not found in Redis (or refreshed early).",
-            LOAD(sb->cache_misses));
-    counter(b, "millrace_cache_errors_total", "Redis calls that failed.", LOAD(sb->cache_errors));
+            MR_SB_LOAD(sb->cache_misses));
+    counter(b, "millrace_cache_errors_total", "Redis calls that failed.",
+            MR_SB_LOAD(sb->cache_errors));
 }
 
 static void
 render_pool(const struct mr_sb *sb, struct mr_buf *b)
 {
     static const char *names[] = {"free", "starting", "idle", "reading", "busy", "finishing"};
-    int count[6] = {0};
-    long rss_kb = 0;
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
-        if (LOAD(sb->workers[i].pid) == 0)
-            continue;
-        int s = LOAD(sb->workers[i].state);
-        if (s > 0 && s < 6)
-            count[s]++;
-        rss_kb += LOAD(sb->workers[i].rss_kb);
-    }
+    struct mr_sb_census c = mr_sb_census(sb, 0, 0);
     gauge(b, "millrace_workers_rss_bytes", "Resident memory of all workers (sampled each second).",
-          (long long)rss_kb * 1024);
+          (long long)c.rss_kb * 1024);
     head(b, "millrace_workers", "gauge", "Worker processes by state.");
     for (int s = 1; s < 6; s++)
-        mr_buf_printf(b, "millrace_workers{state=\"%s\"} %d\n", names[s], count[s]);
+        mr_buf_printf(b, "millrace_workers{state=\"%s\"} %d\n", names[s], c.by_state[s]);
     gauge(b, "millrace_listen_queue", "Connections waiting in the accept queue (last sample).",
-          LOAD(sb->pool.listen_queue));
+          MR_SB_LOAD(sb->pool.listen_queue));
     gauge(b, "millrace_listen_queue_max", "Most connections seen waiting in the accept queue.",
-          LOAD(sb->pool.max_listen_queue));
+          MR_SB_LOAD(sb->pool.max_listen_queue));
     gauge(b, "millrace_active_workers_max", "Most workers seen busy at once.",
-          LOAD(sb->pool.max_active));
+          MR_SB_LOAD(sb->pool.max_active));
     counter(b, "millrace_respawns_total", "Workers replaced after an unplanned exit.",
-            LOAD(sb->pool.respawns));
+            MR_SB_LOAD(sb->pool.respawns));
     counter(b, "millrace_killed_timeout_total", "Workers killed for exceeding a time limit.",
-            LOAD(sb->pool.killed_timeout));
+            MR_SB_LOAD(sb->pool.killed_timeout));
     counter(b, "millrace_slow_requests_total", "Requests slower than log.slow_ms.",
-            LOAD(sb->pool.slow_requests));
+            MR_SB_LOAD(sb->pool.slow_requests));
     counter(b, "millrace_max_children_reached_total",
             "Times every worker was busy while connections waited.",
-            LOAD(sb->pool.max_children_reached));
+            MR_SB_LOAD(sb->pool.max_children_reached));
     counter(b, "millrace_shed_total", "Requests answered 503 by load shedding.",
-            LOAD(sb->pool.shed));
+            MR_SB_LOAD(sb->pool.shed));
     gauge(b, "millrace_start_time_seconds", "Unix time the manager started.",
-          (long long)LOAD(sb->pool.start_time));
+          (long long)MR_SB_LOAD(sb->pool.start_time));
 }
 
 void
-mr_metrics_render(const struct mr_sb *sb, const struct mr_route *routes, size_t n_routes,
-                  struct mr_buf *out)
+mr_metrics_render(const struct mr_sb *sb, struct mr_buf *out)
 {
-    if (n_routes > MR_SB_MAX_ROUTES)
-        n_routes = MR_SB_MAX_ROUTES;
-    render_requests(sb, routes, n_routes, out);
-    render_histograms(sb, routes, n_routes, out);
+    render_requests(sb, out);
+    render_histograms(sb, out);
     render_backends(sb, out);
     render_db(sb, out);
     render_pool(sb, out);

@@ -6,10 +6,9 @@
 #define MR_METRICS_H
 
 #include "app/lib/buf.h"
-#include "app/serve/router.h"
 #include "app/board/scoreboard.h"
 
-void mr_metrics_render(const struct mr_sb *sb, const struct mr_route *routes, size_t n_routes,
-                       struct mr_buf *out);
+/* Routes are named by the scoreboard's labels (mr_sb_label_route). */
+void mr_metrics_render(const struct mr_sb *sb, struct mr_buf *out);
 
 #endif

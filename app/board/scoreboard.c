@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* scoreboard: the mapping and the histogram maths. */
+/* scoreboard: the mapping, the census and slot iterator (the only loops over the worker
+ * slots), and the histogram maths. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,22 +40,90 @@ mr_sb_free(struct mr_sb **sb)
     *sb = NULL;
 }
 
-struct mr_sb_counts
-mr_sb_count(const struct mr_sb *sb)
+void
+mr_sb_label_route(struct mr_sb *sb, int i, const char *method, const char *path)
 {
-    struct mr_sb_counts c = {0};
+    if (i < 0 || i >= MR_SB_MAX_ROUTES)
+        return;
+    (void)snprintf(sb->labels[i].method, sizeof(sb->labels[i].method), "%s", method);
+    (void)snprintf(sb->labels[i].path, sizeof(sb->labels[i].path), "%s", path);
+    if (i >= sb->n_labels)
+        sb->n_labels = i + 1;
+}
+
+static bool
+is_active(int s)
+{
+    return s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+}
+
+/* Adds one serving (live, not quitting) worker in state s to the census. */
+static void
+count_serving(struct mr_sb_census *c, const struct mr_sb_worker *w, int s, unsigned generation,
+              int64_t idle_before_ms)
+{
+    c->serving++;
+    c->serving_idle += s == MR_W_IDLE;
+    c->serving_starting += s == MR_W_STARTING;
+    c->idle_expired += s == MR_W_IDLE && MR_SB_LOAD(w->idle_since_ms) < idle_before_ms;
+    c->serving_rss_kb += MR_SB_LOAD(w->rss_kb);
+    if (generation != 0 && MR_SB_LOAD(w->generation) == generation) {
+        c->new_serving++;
+        c->new_ready += s != MR_W_STARTING;
+    } else {
+        c->old_serving++;
+    }
+}
+
+struct mr_sb_census
+mr_sb_census(const struct mr_sb *sb, unsigned generation, int64_t idle_before_ms)
+{
+    struct mr_sb_census c = {0};
     for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
         const struct mr_sb_worker *w = &sb->workers[i];
-        if (atomic_load_explicit(&w->pid, memory_order_relaxed) == 0)
+        if (MR_SB_LOAD(w->pid) == 0)
             continue;
-        int s = atomic_load_explicit(&w->state, memory_order_relaxed);
-        c.total++;
-        c.quitting += atomic_load_explicit(&w->quitting, memory_order_relaxed) != 0;
-        c.starting += s == MR_W_STARTING;
+        int s = MR_SB_LOAD(w->state);
+        c.live++;
+        if (s >= 0 && s < MR_W_NSTATES)
+            c.by_state[s]++;
         c.idle += s == MR_W_IDLE;
-        c.active += s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
+        c.active += is_active(s);
+        c.rss_kb += MR_SB_LOAD(w->rss_kb);
+        if (MR_SB_LOAD(w->quitting))
+            c.quitting++;
+        else
+            count_serving(&c, w, s, generation, idle_before_ms);
     }
     return c;
+}
+
+int
+mr_sb_next_live(const struct mr_sb *sb, int after)
+{
+    for (int i = after < 0 ? 0 : after + 1; i < MR_SB_MAX_WORKERS; i++)
+        if (MR_SB_LOAD(sb->workers[i].pid) != 0)
+            return i;
+    return -1;
+}
+
+int
+mr_sb_find_pid(const struct mr_sb *sb, pid_t pid)
+{
+    for (int i = mr_sb_next_live(sb, -1); i >= 0; i = mr_sb_next_live(sb, i)) {
+        if (MR_SB_LOAD(sb->workers[i].pid) == pid)
+            return i;
+    }
+    return -1;
+}
+
+int
+mr_sb_free_slot(const struct mr_sb *sb)
+{
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++)
+        if (MR_SB_LOAD(sb->workers[i].pid) == 0)
+            return i;
+    return -1;
 }
 
 int

@@ -22,6 +22,10 @@
 /* Latency buckets: upper bounds 2^k microseconds, k = 0..MR_HIST_BUCKETS-2 (1 µs .. ~67 s),
  * the last bucket is +Inf. Log scale keeps the relative error per bucket at most 2x. */
 #define MR_HIST_BUCKETS 28
+#define MR_SB_LABEL 64 /* a route's path as /status and /metrics name it */
+
+/* The one way the board's readers load a counter: relaxed, a moment's view (STYLE.md §4). */
+#define MR_SB_LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 enum mr_worker_state {
     MR_W_FREE = 0,     /* slot unused */
@@ -31,6 +35,7 @@ enum mr_worker_state {
     MR_W_BUSY = 4,     /* running the handler */
     MR_W_FINISHING = 5 /* writing the response */
 };
+#define MR_W_NSTATES 6
 
 struct mr_sb_worker {
     atomic_int pid;         /* manager: set at fork, cleared at reap */
@@ -69,11 +74,20 @@ struct mr_sb_pool {
     atomic_uint generation;
 };
 
+/* A route's name for the renderers, copied in before the first fork so that the board needs
+ * nothing from the request path to label its counters. */
+struct mr_sb_label {
+    char method[8];
+    char path[MR_SB_LABEL];
+};
+
 struct mr_sb {
     struct mr_sb_pool pool;
     struct mr_sb_worker workers[MR_SB_MAX_WORKERS];
     struct mr_sb_worker status_proc; /* the manager's status process (status_listen) */
     struct mr_sb_route routes[MR_SB_MAX_ROUTES + 1]; /* the last one: unmatched (404/405) */
+    struct mr_sb_label labels[MR_SB_MAX_ROUTES];     /* routes[i]'s name, i < n_labels */
+    int n_labels;
     struct mr_backend_slot redis;
     struct mr_backend_slot pg[MR_DB_MAX_REPLICAS + 1]; /* [0] primary, [1..] replicas */
     int n_pg;
@@ -88,14 +102,39 @@ struct mr_sb {
 struct mr_sb *mr_sb_new(int n_replicas, struct mr_err *err);
 void mr_sb_free(struct mr_sb **sb);
 
-struct mr_sb_counts {
-    int total;                  /* live workers */
-    int quitting;               /* of which asked to quit */
-    int starting, idle, active; /* active: reading, busy or finishing */
+/* Names route i (0..MR_SB_MAX_ROUTES-1) for /status and /metrics; n_labels grows to cover it.
+ * Called before the first fork. A longer method or path is cut. */
+void mr_sb_label_route(struct mr_sb *sb, int i, const char *method, const char *path);
+
+/* One pass over the worker slots: everything the reload rule, the pool rule, the checks,
+ * /status and /metrics count. Live: a slot with a process. Serving: live and not asked to quit.
+ * Relaxed loads: a moment's view, exact only in the manager (the slots' pid/quitting writer). */
+struct mr_sb_census {
+    int live;
+    int quitting;               /* live ones asked to quit */
+    int by_state[MR_W_NSTATES]; /* live ones by enum mr_worker_state */
+    int idle, active;           /* live: idle; reading, busy or finishing */
+    long rss_kb;                /* summed over the live ones */
+    int serving;                /* live - quitting */
+    int serving_idle, serving_starting;
+    int idle_expired; /* serving idle ones idle since before idle_before_ms */
+    long serving_rss_kb;
+    int new_serving, new_ready; /* serving ones of `generation`; ready: past starting */
+    int old_serving;            /* serving ones of any other generation */
 };
 
-/* Counts the live workers by state (relaxed loads: a moment's view). */
-struct mr_sb_counts mr_sb_count(const struct mr_sb *sb);
+/* The census. generation: the manager's current one (0 when the caller has none: every live
+ * worker then counts as old). idle_before_ms: a monotonic time; 0 counts no idle worker expired. */
+struct mr_sb_census mr_sb_census(const struct mr_sb *sb, unsigned generation,
+                                 int64_t idle_before_ms);
+
+/* The slot iterator: the index of the first live slot after `after` (-1 to start), or -1:
+ *     for (int i = mr_sb_next_live(sb, -1); i >= 0; i = mr_sb_next_live(sb, i)) */
+int mr_sb_next_live(const struct mr_sb *sb, int after);
+/* The slot whose process is pid, or -1. */
+int mr_sb_find_pid(const struct mr_sb *sb, pid_t pid);
+/* The first slot with no process, or -1 when all MR_SB_MAX_WORKERS are taken. */
+int mr_sb_free_slot(const struct mr_sb *sb);
 
 /* Index of the latency bucket for a duration. */
 int mr_sb_bucket(int64_t us);

@@ -9,8 +9,6 @@
 #include "app/lib/json.h"
 #include "app/board/status_page.h"
 
-#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
-
 static const char *
 pm_name(enum mr_pm pm)
 {
@@ -32,32 +30,32 @@ struct field {
 };
 
 static void
-pool_fields(const struct mr_sb *sb, struct field *f, struct mr_sb_counts c)
+pool_fields(const struct mr_sb *sb, struct field *f, struct mr_sb_census c)
 {
-    time_t start = (time_t)LOAD(sb->pool.start_time);
+    time_t start = (time_t)MR_SB_LOAD(sb->pool.start_time);
     struct field v[] = {
         {"start since", (long long)(time(NULL) - start)},
-        {"accepted conn", (long long)LOAD(sb->pool.accepted)},
-        {"listen queue", LOAD(sb->pool.listen_queue)},
-        {"max listen queue", LOAD(sb->pool.max_listen_queue)},
+        {"accepted conn", (long long)MR_SB_LOAD(sb->pool.accepted)},
+        {"listen queue", MR_SB_LOAD(sb->pool.listen_queue)},
+        {"max listen queue", MR_SB_LOAD(sb->pool.max_listen_queue)},
         {"idle processes", c.idle},
         {"active processes", c.active},
-        {"total processes", c.total},
+        {"total processes", c.live},
         /* Sampled every 100 ms: never show less than what is active right now. */
         {"max active processes",
-         LOAD(sb->pool.max_active) > c.active ? LOAD(sb->pool.max_active) : c.active},
-        {"max children reached", (long long)LOAD(sb->pool.max_children_reached)},
-        {"slow requests", (long long)LOAD(sb->pool.slow_requests)},
+         MR_SB_LOAD(sb->pool.max_active) > c.active ? MR_SB_LOAD(sb->pool.max_active) : c.active},
+        {"max children reached", (long long)MR_SB_LOAD(sb->pool.max_children_reached)},
+        {"slow requests", (long long)MR_SB_LOAD(sb->pool.slow_requests)},
         {NULL, 0},
     };
     memcpy(f, v, sizeof(v));
 }
 
 static void
-route_name(char *dst, size_t cap, const struct mr_route *routes, size_t n, size_t i)
+route_name(char *dst, size_t cap, const struct mr_sb *sb, size_t i)
 {
-    if (i < n)
-        (void)snprintf(dst, cap, "%s %s", routes[i].method, routes[i].path);
+    if (i < (size_t)sb->n_labels)
+        (void)snprintf(dst, cap, "%s %s", sb->labels[i].method, sb->labels[i].path);
     else
         (void)snprintf(dst, cap, "unmatched");
 }
@@ -67,18 +65,19 @@ route_count(const struct mr_sb_route *r)
 {
     uint64_t n = 0;
     for (int k = 0; k < MR_HIST_BUCKETS; k++)
-        n += LOAD(r->hist[k]);
+        n += MR_SB_LOAD(r->hist[k]);
     return n;
 }
 
 static void
-render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_route *routes,
-            size_t n, const struct mr_status_opts *o, struct mr_buf *b)
+render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_status_opts *o,
+            struct mr_buf *b)
 {
+    size_t n = (size_t)sb->n_labels;
     struct field f[16];
-    pool_fields(sb, f, mr_sb_count(sb));
+    pool_fields(sb, f, mr_sb_census(sb, 0, 0));
     char when[64];
-    time_t start = (time_t)LOAD(sb->pool.start_time);
+    time_t start = (time_t)MR_SB_LOAD(sb->pool.start_time);
     struct tm tm;
     (void)strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S %z", localtime_r(&start, &tm));
     mr_buf_printf(b,
@@ -91,7 +90,7 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_ro
         if ((i >= n && i != MR_SB_MAX_ROUTES) || route_count(&sb->routes[i]) == 0)
             continue;
         char name[96];
-        route_name(name, sizeof(name), routes, n, i);
+        route_name(name, sizeof(name), sb, i);
         const atomic_uint_fast64_t *h = sb->routes[i].hist;
         mr_buf_printf(
             b, "route %s: requests %llu p50_ms %.3f p95_ms %.3f p99_ms %.3f\n", name,
@@ -101,37 +100,36 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_ro
     if (!o->full)
         return;
     int64_t now_us = mr_clock_us(), now_ms = now_us / 1000;
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+    for (int i = mr_sb_next_live(sb, -1); i >= 0; i = mr_sb_next_live(sb, i)) {
         const struct mr_sb_worker *w = &sb->workers[i];
-        if (LOAD(w->pid) == 0)
-            continue;
-        int s = LOAD(w->state);
+        int s = MR_SB_LOAD(w->state);
         bool busy = s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
-        mr_buf_printf(
-            b,
-            "\n************************\npid:                  %d\nstate:                "
-            "%s\nstart since:          %lld\nrequests:             %llu\nrequest "
-            "duration:     %lld\nrequest method:       %s\nrequest URI:          %s\n"
-            "last backend time:    %lld\n",
-            LOAD(w->pid), state_name(s), (long long)(now_ms - LOAD(w->started_ms)) / 1000,
-            (unsigned long long)LOAD(w->requests),
-            (long long)(busy ? now_us - LOAD(w->req_start_us) : LOAD(w->last_duration_us)),
-            w->method[0] ? w->method : "-", w->uri[0] ? w->uri : "-",
-            (long long)LOAD(w->last_backend_us));
+        mr_buf_printf(b,
+                      "\n************************\npid:                  %d\nstate:                "
+                      "%s\nstart since:          %lld\nrequests:             %llu\nrequest "
+                      "duration:     %lld\nrequest method:       %s\nrequest URI:          %s\n"
+                      "last backend time:    %lld\n",
+                      MR_SB_LOAD(w->pid), state_name(s),
+                      (long long)(now_ms - MR_SB_LOAD(w->started_ms)) / 1000,
+                      (unsigned long long)MR_SB_LOAD(w->requests),
+                      (long long)(busy ? now_us - MR_SB_LOAD(w->req_start_us)
+                                       : MR_SB_LOAD(w->last_duration_us)),
+                      w->method[0] ? w->method : "-", w->uri[0] ? w->uri : "-",
+                      (long long)MR_SB_LOAD(w->last_backend_us));
     }
 }
 
 static void
-render_json_routes(const struct mr_sb *sb, const struct mr_route *routes, size_t n,
-                   struct mr_json *j)
+render_json_routes(const struct mr_sb *sb, struct mr_json *j)
 {
+    size_t n = (size_t)sb->n_labels;
     mr_json_key(j, "routes");
     mr_json_arr(j);
     for (size_t i = 0; i <= MR_SB_MAX_ROUTES; i++) {
         if ((i >= n && i != MR_SB_MAX_ROUTES) || route_count(&sb->routes[i]) == 0)
             continue;
         char name[96];
-        route_name(name, sizeof(name), routes, n, i);
+        route_name(name, sizeof(name), sb, i);
         const atomic_uint_fast64_t *h = sb->routes[i].hist;
         mr_json_obj(j);
         mr_json_key(j, "route");
@@ -155,21 +153,20 @@ render_json_workers(const struct mr_sb *sb, struct mr_json *j)
     int64_t now_us = mr_clock_us();
     mr_json_key(j, "processes");
     mr_json_arr(j);
-    for (int i = 0; i < MR_SB_MAX_WORKERS; i++) {
+    for (int i = mr_sb_next_live(sb, -1); i >= 0; i = mr_sb_next_live(sb, i)) {
         const struct mr_sb_worker *w = &sb->workers[i];
-        if (LOAD(w->pid) == 0)
-            continue;
-        int s = LOAD(w->state);
+        int s = MR_SB_LOAD(w->state);
         bool busy = s == MR_W_READING || s == MR_W_BUSY || s == MR_W_FINISHING;
         mr_json_obj(j);
         mr_json_key(j, "pid");
-        mr_json_int(j, LOAD(w->pid));
+        mr_json_int(j, MR_SB_LOAD(w->pid));
         mr_json_key(j, "state");
         mr_json_cstr(j, state_name(s));
         mr_json_key(j, "requests");
-        mr_json_int(j, (int64_t)LOAD(w->requests));
+        mr_json_int(j, (int64_t)MR_SB_LOAD(w->requests));
         mr_json_key(j, "request duration");
-        mr_json_int(j, busy ? now_us - LOAD(w->req_start_us) : LOAD(w->last_duration_us));
+        mr_json_int(j,
+                    busy ? now_us - MR_SB_LOAD(w->req_start_us) : MR_SB_LOAD(w->last_duration_us));
         mr_json_key(j, "request method");
         mr_json_str(j, w->method, strnlen(w->method, sizeof(w->method)));
         mr_json_key(j, "request uri");
@@ -180,17 +177,15 @@ render_json_workers(const struct mr_sb *sb, struct mr_json *j)
 }
 
 void
-mr_status_render(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_route *routes,
-                 size_t n, const struct mr_status_opts *o, struct mr_buf *b)
+mr_status_render(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_status_opts *o,
+                 struct mr_buf *b)
 {
-    if (n > MR_SB_MAX_ROUTES)
-        n = MR_SB_MAX_ROUTES;
     if (!o->json) {
-        render_text(sb, cfg, routes, n, o, b);
+        render_text(sb, cfg, o, b);
         return;
     }
     struct field f[16];
-    pool_fields(sb, f, mr_sb_count(sb));
+    pool_fields(sb, f, mr_sb_census(sb, 0, 0));
     struct mr_json j;
     mr_json_init(&j, b);
     mr_json_obj(&j);
@@ -199,14 +194,14 @@ mr_status_render(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct 
     mr_json_key(&j, "process manager");
     mr_json_cstr(&j, pm_name(cfg->pm));
     mr_json_key(&j, "start time");
-    mr_json_int(&j, LOAD(sb->pool.start_time));
+    mr_json_int(&j, MR_SB_LOAD(sb->pool.start_time));
     for (int i = 0; f[i].name; i++) {
         mr_json_key(&j, f[i].name);
         mr_json_int(&j, f[i].v);
     }
     mr_json_key(&j, "max children");
     mr_json_int(&j, cfg->workers);
-    render_json_routes(sb, routes, n, &j);
+    render_json_routes(sb, &j);
     if (o->full)
         render_json_workers(sb, &j);
     mr_json_obj_end(&j);

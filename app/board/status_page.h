@@ -9,7 +9,6 @@
 
 #include "app/lib/buf.h"
 #include "app/config/config.h"
-#include "app/serve/router.h"
 #include "app/board/scoreboard.h"
 
 struct mr_status_opts {
@@ -17,8 +16,8 @@ struct mr_status_opts {
     bool full;
 };
 
+/* Routes are named by the scoreboard's labels (mr_sb_label_route). */
 void mr_status_render(const struct mr_sb *sb, const struct mr_cfg *cfg,
-                      const struct mr_route *routes, size_t n_routes,
                       const struct mr_status_opts *o, struct mr_buf *out);
 
 #endif

@@ -10,10 +10,14 @@
 int
 main(void)
 {
+    /* Unformatted, so that a new suite is one added line, not a reflowed table. */
+    /* clang-format off */
     Suite *(*const suites[])(void) = {
         arena_suite, buf_suite, cache_suite, config_suite,  breaker_suite, html_suite,
         json_suite,  log_suite, rand_suite,  request_suite, router_suite,  scoreboard_suite,
+        reload_suite,
     };
+    /* clang-format on */
     SRunner *sr = srunner_create(NULL);
     for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
         srunner_add_suite(sr, suites[i]());

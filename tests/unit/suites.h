@@ -15,6 +15,7 @@ Suite *html_suite(void);
 Suite *json_suite(void);
 Suite *log_suite(void);
 Suite *rand_suite(void);
+Suite *reload_suite(void);
 Suite *request_suite(void);
 Suite *router_suite(void);
 Suite *scoreboard_suite(void);

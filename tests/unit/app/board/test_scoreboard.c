@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* test_scoreboard: the latency bucket boundaries, quantiles over known histograms, and the
- * per-route counters of a real (anonymous shared) mapping from mr_sb_new. */
+/* test_scoreboard: the latency bucket boundaries, quantiles over known histograms, the
+ * per-route counters, and the census, slot iterator and route labels of a real (anonymous
+ * shared) mapping from mr_sb_new. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -199,6 +200,138 @@ START_TEST(test_sb_record_odd_status_counts_as_5xx)
 }
 END_TEST
 
+/* Puts a live worker in slot i: pid, state, generation, quitting, idle since, RSS. */
+static void
+put_worker(struct mr_sb *sb, int i, int state, unsigned gen, int quitting, int64_t idle_since_ms,
+           long rss_kb)
+{
+    struct mr_sb_worker *w = &sb->workers[i];
+    atomic_store(&w->pid, 1000 + i);
+    atomic_store(&w->state, state);
+    atomic_store(&w->generation, gen);
+    atomic_store(&w->quitting, quitting);
+    atomic_store(&w->idle_since_ms, idle_since_ms);
+    atomic_store(&w->rss_kb, rss_kb);
+}
+
+START_TEST(test_sb_census_empty_counts_nothing)
+{
+    struct mr_err err;
+    struct mr_sb *sb = mr_sb_new(0, &err);
+    ck_assert_ptr_nonnull(sb);
+    struct mr_sb_census c = mr_sb_census(sb, 1, 1000);
+    ck_assert_int_eq(c.live, 0);
+    ck_assert_int_eq(c.serving, 0);
+    ck_assert_int_eq(c.old_serving, 0);
+    ck_assert_int_eq(c.rss_kb, 0);
+    mr_sb_free(&sb);
+}
+END_TEST
+
+START_TEST(test_sb_census_counts_states_quitting_and_generations)
+{
+    struct mr_err err;
+    struct mr_sb *sb = mr_sb_new(0, &err);
+    ck_assert_ptr_nonnull(sb);
+    put_worker(sb, 0, MR_W_IDLE, 2, 0, 100, 1000);      /* new, idle since 100: expired */
+    put_worker(sb, 3, MR_W_IDLE, 2, 0, 900, 1000);      /* new, idle, recent */
+    put_worker(sb, 7, MR_W_STARTING, 2, 0, 0, 500);     /* new, not ready */
+    put_worker(sb, 8, MR_W_BUSY, 1, 0, 0, 2000);        /* old, active */
+    put_worker(sb, 9, MR_W_READING, 1, 1, 0, 3000);     /* old, quitting */
+    put_worker(sb, 511, MR_W_FINISHING, 1, 0, 0, 4000); /* old, active, last slot */
+    atomic_store(&sb->workers[20].state, MR_W_BUSY);    /* no pid: not counted */
+    struct mr_sb_census c = mr_sb_census(sb, 2, 500);
+    ck_assert_int_eq(c.live, 6);
+    ck_assert_int_eq(c.quitting, 1);
+    ck_assert_int_eq(c.serving, 5);
+    ck_assert_int_eq(c.by_state[MR_W_IDLE], 2);
+    ck_assert_int_eq(c.by_state[MR_W_STARTING], 1);
+    ck_assert_int_eq(c.by_state[MR_W_BUSY], 1);
+    ck_assert_int_eq(c.by_state[MR_W_READING], 1);
+    ck_assert_int_eq(c.by_state[MR_W_FINISHING], 1);
+    ck_assert_int_eq(c.idle, 2);
+    ck_assert_int_eq(c.active, 3); /* reading (quitting, still live), busy, finishing */
+    ck_assert_int_eq(c.rss_kb, 11500);
+    ck_assert_int_eq(c.serving_idle, 2);
+    ck_assert_int_eq(c.serving_starting, 1);
+    ck_assert_int_eq(c.idle_expired, 1);
+    ck_assert_int_eq(c.serving_rss_kb, 8500);
+    ck_assert_int_eq(c.new_serving, 3);
+    ck_assert_int_eq(c.new_ready, 2);
+    ck_assert_int_eq(c.old_serving, 2);
+    mr_sb_free(&sb);
+}
+END_TEST
+
+START_TEST(test_sb_census_without_generation_or_cutoff)
+{
+    struct mr_err err;
+    struct mr_sb *sb = mr_sb_new(0, &err);
+    ck_assert_ptr_nonnull(sb);
+    put_worker(sb, 0, MR_W_IDLE, 1, 0, 5, 0);
+    put_worker(sb, 1, MR_W_IDLE, 1, 0, 5, 0);
+    /* Generation 0: every serving worker is old; cutoff 0: none expired. */
+    struct mr_sb_census c = mr_sb_census(sb, 0, 0);
+    ck_assert_int_eq(c.new_serving, 0);
+    ck_assert_int_eq(c.old_serving, 2);
+    ck_assert_int_eq(c.idle_expired, 0);
+    mr_sb_free(&sb);
+}
+END_TEST
+
+START_TEST(test_sb_iterator_visits_live_slots_in_order)
+{
+    struct mr_err err;
+    struct mr_sb *sb = mr_sb_new(0, &err);
+    ck_assert_ptr_nonnull(sb);
+    ck_assert_int_eq(mr_sb_next_live(sb, -1), -1);
+    ck_assert_int_eq(mr_sb_free_slot(sb), 0);
+    put_worker(sb, 0, MR_W_IDLE, 1, 0, 0, 0);
+    put_worker(sb, 5, MR_W_IDLE, 1, 0, 0, 0);
+    put_worker(sb, MR_SB_MAX_WORKERS - 1, MR_W_IDLE, 1, 0, 0, 0);
+    int seen[3], n = 0;
+    for (int i = mr_sb_next_live(sb, -1); i >= 0; i = mr_sb_next_live(sb, i)) {
+        ck_assert_int_lt(n, 3);
+        seen[n++] = i;
+    }
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(seen[0], 0);
+    ck_assert_int_eq(seen[1], 5);
+    ck_assert_int_eq(seen[2], MR_SB_MAX_WORKERS - 1);
+    ck_assert_int_eq(mr_sb_find_pid(sb, 1005), 5);
+    ck_assert_int_eq(mr_sb_find_pid(sb, 4242), -1);
+    ck_assert_int_eq(mr_sb_free_slot(sb), 1);
+    for (int i = 0; i < MR_SB_MAX_WORKERS; i++)
+        atomic_store(&sb->workers[i].pid, 1);
+    ck_assert_int_eq(mr_sb_free_slot(sb), -1);
+    mr_sb_free(&sb);
+}
+END_TEST
+
+START_TEST(test_sb_label_route_copies_and_cuts)
+{
+    struct mr_err err;
+    struct mr_sb *sb = mr_sb_new(0, &err);
+    ck_assert_ptr_nonnull(sb);
+    ck_assert_int_eq(sb->n_labels, 0);
+    mr_sb_label_route(sb, 2, "GET", "/json");
+    ck_assert_int_eq(sb->n_labels, 3);
+    ck_assert_str_eq(sb->labels[2].method, "GET");
+    ck_assert_str_eq(sb->labels[2].path, "/json");
+    char long_path[200];
+    memset(long_path, 'a', sizeof(long_path) - 1);
+    long_path[sizeof(long_path) - 1] = '\0';
+    mr_sb_label_route(sb, 0, "PROPFIND-LONG", long_path);
+    ck_assert_int_eq(sb->n_labels, 3);
+    ck_assert_uint_eq(strlen(sb->labels[0].path), MR_SB_LABEL - 1);
+    ck_assert_uint_eq(strlen(sb->labels[0].method), sizeof(sb->labels[0].method) - 1);
+    mr_sb_label_route(sb, MR_SB_MAX_ROUTES, "GET", "/x"); /* the unmatched slot has no label */
+    mr_sb_label_route(sb, -1, "GET", "/x");
+    ck_assert_int_eq(sb->n_labels, 3);
+    mr_sb_free(&sb);
+}
+END_TEST
+
 Suite *
 scoreboard_suite(void)
 {
@@ -217,5 +350,12 @@ scoreboard_suite(void)
     tcase_add_test(counters, test_sb_record_counts_by_status_class);
     tcase_add_test(counters, test_sb_record_odd_status_counts_as_5xx);
     suite_add_tcase(s, counters);
+    TCase *slots = tcase_create("slots");
+    tcase_add_test(slots, test_sb_census_empty_counts_nothing);
+    tcase_add_test(slots, test_sb_census_counts_states_quitting_and_generations);
+    tcase_add_test(slots, test_sb_census_without_generation_or_cutoff);
+    tcase_add_test(slots, test_sb_iterator_visits_live_slots_in_order);
+    tcase_add_test(slots, test_sb_label_route_copies_and_cuts);
+    suite_add_tcase(s, slots);
     return s;
 }
