@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* scoreboard: the one shared-memory region, mapped by the manager before the first fork.
  * It holds a slot per worker (written only by that worker, read by the manager and by
- * /status), pool counters, per-route request counters and latency histograms (atomic, relaxed,
- * no lock on the request path), and the backend health slots (app/health.h).
+ * /status), pool counters, per-route request counters, latency histograms and labels
+ * (atomic, relaxed, no lock on the request path), and the backend health slots
+ * (app/lib/breaker.h). Readers outside app/board go through the census and the slot iterator
+ * below rather than scanning the slots themselves.
  * A worker never writes another worker's slot; the manager writes a slot only while no live
  * process owns it (before fork, after reap). */
 #ifndef MR_SCOREBOARD_H
