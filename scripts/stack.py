@@ -193,8 +193,9 @@ def up_nginx():
 def render_millrace_conf():
     """var/millrace.conf: the stack's settings, then MR_CONF_EXTRA verbatim. As root, workers
     must not stay root (allow_root is off by default and the manager refuses), so they drop to
-    www-data, unless MR_CONF_EXTRA chooses `user` or `allow_root` itself: libconfig refuses a
-    setting given twice, so we leave out any of ours that the extra text sets."""
+    www-data, unless MR_CONF_EXTRA chooses `user` or `allow_root` itself (libconfig refuses a
+    setting given twice). Any other setting of ours repeated there is the caller's mistake,
+    and millrace names it."""
     backend = "host=127.0.0.1 port=%d dbname=millrace user=millrace"
     settings = [
         ("listen", "unix:" + S.sock),

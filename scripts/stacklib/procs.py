@@ -146,13 +146,15 @@ def signal_pid(pid, sig):
         return False
 
 
-def terminate(pid, term_wait_s, kill_wait_s=5.0, first=signal.SIGTERM):
-    """Stops pid: `first` (SIGTERM), then SIGKILL if it is still there after term_wait_s.
-    Returns "stopped", "killed" (it needed SIGKILL) or "survived" (not even SIGKILL worked
-    within kill_wait_s: a process in uninterruptible sleep)."""
+def terminate(pid, term_wait_s, kill_wait_s=5.0, first=signal.SIGTERM, before_kill=None):
+    """Stops pid: `first` (SIGTERM), then SIGKILL if it is still there after term_wait_s
+    (before_kill() runs just before that). Returns "stopped", "killed" (it needed SIGKILL) or
+    "survived" (not even SIGKILL worked within kill_wait_s: uninterruptible sleep)."""
     signal_pid(pid, first)
     if wait_gone(pid, term_wait_s):
         return "stopped"
+    if before_kill:
+        before_kill()
     signal_pid(pid, signal.SIGKILL)
     return "killed" if wait_gone(pid, kill_wait_s) else "survived"
 
@@ -163,13 +165,7 @@ def stop_tree(pid, pattern, term_wait_s, kid_wait_s=2.0):
     dies, so they are listed before the signal and again before SIGKILL.
     Returns (terminate's result, [pids of children that needed SIGKILL])."""
     kids = set(children(pid))
-    signal_pid(pid, signal.SIGTERM)
-    if wait_gone(pid, term_wait_s):
-        how = "stopped"
-    else:
-        kids |= set(children(pid))
-        signal_pid(pid, signal.SIGKILL)
-        how = "killed" if wait_gone(pid, 5.0) else "survived"
+    how = terminate(pid, term_wait_s, before_kill=lambda: kids.update(children(pid)))
     killed = []
     for k in sorted(kids):
         if ours(k, pattern) and not wait_gone(k, kid_wait_s):
@@ -221,7 +217,7 @@ def locked(path, timeout):
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
             if time.monotonic() >= deadline:
-                raise Timeout("another holder has kept %s locked for %d s" % (path, timeout))
+                raise Timeout("another holder has kept %s locked for %g s" % (path, timeout))
             time.sleep(0.1)
         yield
     finally:
@@ -245,12 +241,6 @@ def is_socket(path):
         return stat.S_ISSOCK(os.stat(path).st_mode)
     except OSError:
         return False
-
-
-def wait_port(port, timeout, host="127.0.0.1"):
-    """Waits until host:port accepts connections; Timeout if it does not in time."""
-    return wait_for(lambda: port_open(port, host), timeout, interval=0.1,
-                    what="%s:%d to accept connections" % (host, port))
 
 
 # ---- users ----------------------------------------------------------------------------------
