@@ -71,8 +71,8 @@ unit: build/asan/unit-tests
 # The integration tests start the stack with the test build, run, and always stop it.
 integration: build/asan/millrace-test millrace
 	@export MILLRACE_BIN=build/asan/millrace-test; \
-	  if scripts/stack.sh up; then python3 tests/integration/run.py; rc=$$?; else rc=1; fi; \
-	  scripts/stack.sh down; exit $$rc
+	  if scripts/stack.py up; then python3 tests/integration/run.py; rc=$$?; else rc=1; fi; \
+	  scripts/stack.py down; exit $$rc
 
 test: deps
 	@$(MAKE) --no-print-directory include-check
@@ -83,26 +83,26 @@ test: deps
 	@$(MAKE) --no-print-directory integration
 
 up: millrace
-	@scripts/stack.sh up
+	@scripts/stack.py up
 down:
-	@scripts/stack.sh down
+	@scripts/stack.py down
 status:
-	@scripts/stack.sh status
+	@scripts/stack.py status
 run: millrace
-	@scripts/stack.sh run
+	@scripts/stack.py run
 
 bench: millrace
 	@scripts/bench.sh
 
 # Soak (SOAK_REQUESTS, default 1,000,000 mixed requests): RSS and descriptors per worker.
 soak: millrace
-	@if scripts/stack.sh up; then python3 tests/soak/soak.py; rc=$$?; else rc=1; fi; \
-	  scripts/stack.sh down; exit $$rc
+	@if scripts/stack.py up; then python3 tests/soak/soak.py; rc=$$?; else rc=1; fi; \
+	  scripts/stack.py down; exit $$rc
 
 # Chaos under load (CHAOS_SECONDS, default 60): loopback only, bounded, stops by itself.
 chaos: millrace
-	@if scripts/stack.sh up; then python3 tests/chaos/chaos.py; rc=$$?; else rc=1; fi; \
-	  scripts/stack.sh down; exit $$rc
+	@if scripts/stack.py up; then python3 tests/chaos/chaos.py; rc=$$?; else rc=1; fi; \
+	  scripts/stack.py down; exit $$rc
 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -124,9 +124,9 @@ FCGI_FUZZ_ARGS    ?=
 .PHONY: fuzz-fcgi
 fuzz-fcgi: build/asan/millrace-test
 	@export MILLRACE_BIN=build/asan/millrace-test FCGI_FUZZ_SECONDS=$(FCGI_FUZZ_SECONDS); \
-	  if scripts/stack.sh up; then \
+	  if scripts/stack.py up; then \
 	    python3 tests/fuzz/fcgi_fuzz.py --replay tests/fuzz/regressions/fcgi; r1=$$?; \
 	    python3 tests/fuzz/fcgi_fuzz.py --keep-going $(FCGI_FUZZ_ARGS); r2=$$?; \
 	    rc=$$((r1 || r2)); \
 	  else rc=1; fi; \
-	  scripts/stack.sh down; exit $$rc
+	  scripts/stack.py down; exit $$rc

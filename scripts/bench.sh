@@ -17,7 +17,7 @@ PEERS=${PEERS_DIR:-$ROOT/../shared/peers}
 PORT=${MR_HTTP_PORT:-8080}
 URL=http://127.0.0.1:$PORT
 
-"$ROOT/scripts/stack.sh" up >/dev/null
+"$ROOT/scripts/stack.py" up >/dev/null
 pids() { for f in "$@"; do [ -f "$ROOT/var/$f" ] && cat "$ROOT/var/$f"; done; }
 pg_pids() {
     for d in primary replica; do

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: BSD-2-Clause
--- seed.sql: the TechEmpower data set for the local stack. scripts/stack.sh runs it on every
+-- seed.sql: the TechEmpower data set for the local stack. scripts/stack.py runs it on every
 -- `up` of the primary, as role millrace in database millrace (so millrace owns the tables),
 -- with ON_ERROR_STOP. It is idempotent: it creates what is missing and never duplicates.
 -- World rows that exist are left alone (/updates changes their randomnumber on purpose);

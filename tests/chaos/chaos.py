@@ -30,7 +30,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STACK = os.path.join(ROOT, "scripts", "stack.sh")
+STACK = os.path.join(ROOT, "scripts", "stack.py")
 PORT = int(os.environ.get("MR_HTTP_PORT", "8080"))
 READS = ["/db", "/queries?queries=5", "/cached-queries?count=5", "/fortunes"]
 WRITE = "/updates?queries=3"

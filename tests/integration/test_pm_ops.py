@@ -19,7 +19,7 @@ from lib import env, http, load, pm, procs
 from lib.pm import PmTestCase
 
 IS_ROOT = os.geteuid() == 0
-WEB_USER = "www-data"  # what scripts/stack.sh puts in var/millrace.conf when root
+WEB_USER = "www-data"  # what scripts/stack.py puts in var/millrace.conf when root
 
 
 def worker_user():

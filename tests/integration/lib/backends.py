@@ -1,4 +1,4 @@
-"""The data behind millrace, read directly: PostgreSQL through `stack.sh psql`, Redis through a
+"""The data behind millrace, read directly: PostgreSQL through `stack.py psql`, Redis through a
 tiny RESP client (binary-safe, so the cache's value envelope can be decoded), /metrics and
 /readyz through nginx. Standard library only; every call is bounded in time."""
 import concurrent.futures
@@ -17,7 +17,7 @@ from . import env, http, procs
 
 
 def psql(sql, replica=False, superuser=False, timeout=30):
-    """Runs SQL through scripts/stack.sh psql (as millrace, or as postgres); returns the rows
+    """Runs SQL through scripts/stack.py psql (as millrace, or as postgres); returns the rows
     as lists of strings (unaligned, tuples only). Raises on failure."""
     args = [env.STACK, "psql"] + (["replica"] if replica else [])
     if superuser:

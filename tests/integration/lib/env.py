@@ -18,8 +18,8 @@ NGINX_PID = os.path.join(VAR, "nginx.pid")
 MILLRACE_CONF = os.path.join(VAR, "millrace.conf")
 MILLRACE_LOG = os.path.join(LOG_DIR, "millrace.log")
 
-# The stack script; MR_STACK overrides it (e.g. a stand-in during development).
-STACK = os.environ.get("MR_STACK", os.path.join(ROOT, "scripts", "stack.sh"))
+# The stack program; MR_STACK overrides it (e.g. a stand-in during development).
+STACK = os.environ.get("MR_STACK", os.path.join(ROOT, "scripts", "stack.py"))
 
 
 def millrace_bin():

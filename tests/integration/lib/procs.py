@@ -1,47 +1,16 @@
-"""Processes of the running stack: the manager's pid (var/millrace.pid), its workers, waiting
-with a deadline, and the millrace log."""
+"""Processes of the running stack: the manager's pid (var/millrace.pid), its workers and the
+millrace log. Pid files, liveness, children and waiting with a deadline are scripts/stack.py's
+own helpers (scripts/stacklib/procs.py), re-exported here so that the suite and the stack
+program judge a pid the same way."""
 import os
 import platform
 import re
-import signal
-import time
+import sys
 
 from . import env
 
-
-def wait_for(cond, timeout, interval=0.05, what="condition"):
-    """Polls cond() until it returns a truthy value (returned) or the deadline passes
-    (AssertionError naming `what` and the last value)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        last = cond()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
-                                 % (timeout, what, last))
-        time.sleep(interval)
-
-
-def read_pid(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def alive(pid):
-    if not pid:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    # A zombie has exited; it is only waiting to be reaped.
-    return stat[stat.rindex(")") + 2] != "Z"
+sys.path.insert(0, os.path.join(env.ROOT, "scripts"))
+from stacklib.procs import alive, children, exe, read_pid, wait_for  # noqa: E402,F401
 
 
 def manager_pid():
@@ -53,23 +22,6 @@ def manager_pid():
 def nginx_pid():
     pid = read_pid(env.NGINX_PID)
     return pid if alive(pid) else None
-
-
-def children(ppid):
-    """Live children of ppid, sorted."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        rest = stat[stat.rindex(")") + 2:].split()
-        if int(rest[1]) == ppid and rest[0] != "Z":
-            out.append(int(d))
-    return sorted(out)
 
 
 def socket_inodes(pid):

@@ -1,4 +1,4 @@
-"""The stack script (scripts/stack.sh): up [svc...], down [svc...], start SVC, stop SVC,
+"""The stack program (scripts/stack.py): up [svc...], down [svc...], start SVC, stop SVC,
 status. Every call is bounded by a timeout."""
 import os
 import subprocess
@@ -36,11 +36,8 @@ def running_binary():
     pid = procs.manager_pid()
     if not pid:
         return None
-    try:
-        exe = os.readlink("/proc/%d/exe" % pid)
-    except OSError:
-        return None
-    return None if exe.endswith(" (deleted)") else exe
+    exe = procs.exe(pid)
+    return None if not exe or exe.endswith(" (deleted)") else exe
 
 
 def ensure_millrace(timeout=30, binary=None):

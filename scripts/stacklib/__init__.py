@@ -1,0 +1,1 @@
+"""stacklib: helpers of scripts/stack.py that the integration tests share (see procs.py)."""
