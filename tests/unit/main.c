@@ -11,8 +11,9 @@ int
 main(void)
 {
     Suite *(*const suites[])(void) = {
-        arena_suite, buf_suite, cache_suite, config_suite,  breaker_suite, html_suite,
-        json_suite,  log_suite, rand_suite,  request_suite, router_suite,  scoreboard_suite,
+        arena_suite,   backend_suite, buf_suite,        cache_suite, config_suite,
+        breaker_suite, html_suite,    json_suite,       log_suite,   rand_suite,
+        request_suite, router_suite,  scoreboard_suite,
     };
     SRunner *sr = srunner_create(NULL);
     for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
