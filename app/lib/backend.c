@@ -21,6 +21,7 @@ mr_backend_policy_init(struct mr_backend_policy *p, struct mr_backend_slot *slot
     p->retry_at_ms = 0;
     p->failed_at_ms = 0;
     p->is_down = false;
+    p->is_conn_logged = false;
 }
 
 bool
@@ -44,7 +45,7 @@ mr_backend_lost(struct mr_backend_policy *p, int64_t now_ms, const char *reason)
     p->retry_at_ms = now_ms + p->backoff_ms;
     p->failed_at_ms = now_ms;
     p->backoff_ms = p->backoff_ms > p->backoff_max_ms / 2 ? p->backoff_max_ms : p->backoff_ms * 2;
-    if (p->breaker == NULL || p->is_down)
+    if (p->breaker == NULL || !p->is_conn_logged || p->is_down)
         return;
     p->is_down = true;
     char q[MR_ERR_LEN + 8];

@@ -26,9 +26,13 @@ struct mr_backend_policy {
     int64_t retry_at_ms;  /* closed: no connect attempt before this */
     int64_t failed_at_ms; /* when that backoff was armed */
     bool is_down;         /* conn_lost logged and conn_restored not yet */
+    /* Log conn_lost/conn_restored per connection (cache/: a worker's one Redis link). Off for
+     * db/, whose outages the prober's backend_down/backend_up lines tell once for the pool. */
+    bool is_conn_logged;
 };
 
-/* The caller owns p; slot and breaker (may be NULL) must outlive it. */
+/* The caller owns p; slot and breaker (may be NULL) must outlive it. is_conn_logged starts
+ * false. */
 void mr_backend_policy_init(struct mr_backend_policy *p, struct mr_backend_slot *slot,
                             const struct mr_breaker_cfg *breaker, int backoff_min_ms,
                             int backoff_max_ms);
@@ -40,7 +44,8 @@ bool mr_backend_waiting(const struct mr_backend_policy *p, int64_t now_ms);
 int64_t mr_backend_wait_ms(const struct mr_backend_policy *p, int64_t now_ms);
 
 /* The connection is gone (closed after a failure, or a connect failed): arms the backoff,
- * doubles the next one up to the cap, and logs conn_lost once per outage. reason may be NULL. */
+ * doubles the next one up to the cap, and logs conn_lost once per outage (is_conn_logged).
+ * reason may be NULL. */
 void mr_backend_lost(struct mr_backend_policy *p, int64_t now_ms, const char *reason);
 /* The connection was closed for no fault of the backend (found stale while idle): the next
  * call may connect at once. */

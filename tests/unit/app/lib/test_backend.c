@@ -16,6 +16,7 @@ setup(struct mr_backend_slot *s, struct mr_backend_policy *p)
 {
     mr_backend_slot_init(s, "redis");
     mr_backend_policy_init(p, s, &cfg, 100, 500);
+    p->is_conn_logged = true;
 }
 
 START_TEST(test_backend_new_policy_does_not_wait)
@@ -98,6 +99,18 @@ START_TEST(test_backend_lost_is_logged_once_until_ok)
     ck_assert(p.is_down);
     mr_backend_ok(&p);
     ck_assert(!p.is_down);
+}
+END_TEST
+
+START_TEST(test_backend_lost_unlogged_policy_stays_quiet)
+{
+    struct mr_backend_slot s;
+    struct mr_backend_policy p;
+    mr_backend_slot_init(&s, "primary");
+    mr_backend_policy_init(&p, &s, &cfg, 100, 500);
+    mr_backend_lost(&p, T0, "refused");
+    ck_assert(!p.is_down);
+    ck_assert(mr_backend_waiting(&p, T0)); /* the backoff is the same */
 }
 END_TEST
 
@@ -184,6 +197,7 @@ backend_suite(void)
     tcase_add_test(tc, test_backend_prober_seeing_it_up_voids_the_backoff);
     tcase_add_test(tc, test_backend_retry_now_ends_the_backoff);
     tcase_add_test(tc, test_backend_lost_is_logged_once_until_ok);
+    tcase_add_test(tc, test_backend_lost_unlogged_policy_stays_quiet);
     tcase_add_test(tc, test_backend_failures_open_the_breaker_and_ok_closes_it);
     tcase_add_test(tc, test_backend_probe_policy_never_waits_nor_feeds_the_breaker);
     tcase_add_test(tc, test_backend_probed_first_up_sets_up_since_only);
