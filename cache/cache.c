@@ -40,7 +40,9 @@ mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_backend_slot *health, st
     c->cfg = cfg;
     c->health = health;
     c->prefix_len = cfg->key_prefix != NULL ? strlen(cfg->key_prefix) : 0;
-    c->backoff_ms = cfg->reconnect_backoff_ms;
+    mr_backend_policy_init(&c->policy, health, &cfg->breaker, cfg->reconnect_backoff_ms,
+                           cfg->reconnect_backoff_max_ms);
+    c->policy.is_conn_logged = true;
     c->rng = mr_cache__rng_seed();
     *out = c;
     return 0;

@@ -11,22 +11,20 @@
  * After any I/O error or timeout the context is unusable (a reply may be half read), so it is
  * freed, and no new connect is tried before a backoff that doubles from reconnect_backoff_ms
  * to reconnect_backoff_max_ms and resets after a successful command (not a successful
- * connect: a stopped Redis still completes the TCP handshake from its listen backlog). During
- * the backoff calls fail at once, so a dead Redis costs no connect per request. Failures also
- * feed the breaker in shared memory, which spares the other workers the same discovery.
- *
- * Only state changes are logged, once each: conn_lost, conn_restored, breaker_open. The
- * failing call itself returns its reason to the caller, which logs it. */
+ * connect: a stopped Redis still completes the TCP handshake from its listen backlog), or
+ * ends as soon as the prober sees Redis back. During the backoff calls fail at once, so a
+ * dead Redis costs no connect per request. Failures also feed the breaker in shared memory,
+ * which spares the other workers the same discovery. That policy and its state-change lines
+ * (conn_lost, conn_restored, breaker_open, breaker_closed) are app/lib/backend.c's, shared
+ * with db/. The failing call itself returns its reason to the caller, which logs it. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <sys/time.h>
-#include <unistd.h>
 
 #include "hiredis.h"
 
 #include "app/lib/clock.h"
-#include "app/lib/log.h"
 #include "cache/internal.h"
 
 static struct timeval
@@ -34,16 +32,6 @@ ms_tv(int ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000};
     return tv;
-}
-
-static void
-health_failed(struct mr_cache *c, bool is_probe, int64_t now_ms)
-{
-    if (is_probe)
-        return;
-    if (mr_breaker_failure(c->health, &c->cfg->breaker, now_ms))
-        mr_log(MR_LOG_WARNING, "breaker_open", "pid=%d backend=redis cooldown_ms=%d", (int)getpid(),
-               c->cfg->breaker.cooldown_ms);
 }
 
 void
@@ -55,25 +43,18 @@ mr_cache__conn_drop(struct mr_cache *c)
     c->timeout_set_ms = 0;
 }
 
-/* The connection is gone: free it, push the next connect back, count the failure. */
+/* The connection is gone: free it, push the next connect back, count the failure. The
+ * prober owns the up/down state of a backend and logs it; its pings stay quiet. */
 static int
 conn_failed(struct mr_cache *c, bool is_probe, int code, const char *reason, struct mr_err *err)
 {
-    int64_t now_ms = mr_clock_ms();
-    int max_ms = c->cfg->reconnect_backoff_max_ms;
     mr_cache__conn_drop(c);
-    c->retry_at_ms = now_ms + c->backoff_ms;
-    c->backoff_ms = c->backoff_ms > max_ms / 2 ? max_ms : c->backoff_ms * 2;
     (void)snprintf(c->down_reason, sizeof(c->down_reason), "%s", reason);
-    /* The prober owns the up/down state of a backend and logs it; its pings stay quiet. */
-    if (!is_probe && !c->is_down) {
-        char q[MR_CACHE__REASON_LEN + 16];
-        c->is_down = true;
-        mr_log(MR_LOG_WARNING, "conn_lost", "pid=%d backend=redis retry_ms=%lld err=%s",
-               (int)getpid(), (long long)(c->retry_at_ms - now_ms),
-               mr_log_quote(q, sizeof(q), reason));
+    if (!is_probe) {
+        int64_t now_ms = mr_clock_ms();
+        mr_backend_lost(&c->policy, now_ms, reason);
+        mr_backend_failed(&c->policy, now_ms, reason);
     }
-    health_failed(c, is_probe, now_ms);
     return mr_err_set(err, code, "redis: %s", reason);
 }
 
@@ -134,9 +115,9 @@ mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
     int64_t now_ms = mr_clock_ms();
     if (c->deadline_ms != 0 && now_ms >= c->deadline_ms)
         return mr_err_set(err, -ETIMEDOUT, "redis: request deadline passed before the call");
-    if (c->ctx == NULL && !is_probe && now_ms < c->retry_at_ms)
+    if (c->ctx == NULL && !is_probe && mr_backend_waiting(&c->policy, now_ms))
         return mr_err_set(err, -ECONNREFUSED, "redis: reconnect in %lldms; last error: %s",
-                          (long long)(c->retry_at_ms - now_ms), c->down_reason);
+                          (long long)mr_backend_wait_ms(&c->policy, now_ms), c->down_reason);
     if (!is_probe && !mr_breaker_allow(c->health, &c->cfg->breaker, now_ms))
         return mr_err_set(err, -ECONNREFUSED, "redis: circuit breaker open");
     if (c->ctx == NULL) {
@@ -150,14 +131,8 @@ mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
 void
 mr_cache__call_ok(struct mr_cache *c, bool is_probe)
 {
-    c->backoff_ms = c->cfg->reconnect_backoff_ms;
-    if (is_probe)
-        return;
-    mr_breaker_success(c->health);
-    if (c->is_down) {
-        c->is_down = false;
-        mr_log(MR_LOG_INFO, "conn_restored", "pid=%d backend=redis", (int)getpid());
-    }
+    if (!is_probe)
+        mr_backend_ok(&c->policy);
 }
 
 int
@@ -185,6 +160,7 @@ mr_cache__call_desync(struct mr_cache *c, bool is_probe, const char *what, struc
 int
 mr_cache__call_reply_failed(struct mr_cache *c, bool is_probe, const char *what, struct mr_err *err)
 {
-    health_failed(c, is_probe, mr_clock_ms());
+    if (!is_probe)
+        mr_backend_failed(&c->policy, mr_clock_ms(), what);
     return mr_err_set(err, -EIO, "redis: %s", what);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "app/lib/backend.h"
 #include "cache/cache.h"
 
 struct redisContext;
@@ -36,11 +37,9 @@ struct mr_cache {
     struct mr_backend_slot *health;
     struct redisContext *ctx; /* NULL while not connected */
     size_t prefix_len;
-    int64_t deadline_ms; /* monotonic, from mr_cache_deadline; 0 for none */
-    int64_t retry_at_ms; /* monotonic; no connect is tried before it */
-    int backoff_ms;      /* the wait the next connection failure imposes */
-    int timeout_set_ms;  /* the socket timeout ctx has now, so that it is set only on change */
-    bool is_down;        /* event=cache_conn_lost logged and _restored not yet */
+    int64_t deadline_ms;             /* monotonic, from mr_cache_deadline; 0 for none */
+    struct mr_backend_policy policy; /* backoff, breaker reports, conn_lost/_restored lines */
+    int timeout_set_ms; /* the socket timeout ctx has now, so that it is set only on change */
     char down_reason[MR_CACHE__REASON_LEN]; /* why the connection last failed */
     uint64_t rng;
     struct mr_cache__scratch scratch;
@@ -49,7 +48,7 @@ struct mr_cache {
 
 /* conn.c: every command goes begin -> (send, read) -> ok | io_failed | reply_failed.
  * A probe (mr_cache_ping) skips the backoff and the breaker and reports into neither: the
- * prober calls it on its own interval and keeps the backend's state itself. */
+ * prober calls it on its own interval and publishes the backend's state itself. */
 
 /* Checks the deadline, the backoff and the breaker, connects when needed and sets the socket
  * timeout. Returns 0 with c->ctx ready, or -ETIMEDOUT/-ECONNREFUSED with nothing sent. */

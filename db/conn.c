@@ -4,9 +4,9 @@
  * reconnect backoff after a failure.
  *
  * A connection is opened lazily by the first call that needs it. After a failure it is
- * closed and not tried again before retry_at_ms; the wait doubles from reconnect_backoff_ms
- * up to reconnect_backoff_max_ms and falls back to the minimum after a call succeeds. So a
- * dead backend costs one connect attempt per backoff period, never one per request.
+ * closed and not tried again before its backoff ends; the backoff, the breaker reports and
+ * the state-change lines are app/lib/backend.c's, the same policy as Redis's. So a dead
+ * backend costs one connect attempt per backoff period, never one per request.
  *
  * Surprises: PQconnectStartParams resolves host names with a blocking getaddrinfo(), outside
  * our timeout; configure addresses (or /etc/hosts names) for the backends. statement_timeout
@@ -90,10 +90,8 @@ mr_db__conn_init(struct mr_db__conn *c, const char *conninfo, const struct mr_db
     c->pg = NULL;
     c->connect_timeout_ms = cfg->connect_timeout_ms;
     c->query_timeout_ms = cfg->query_timeout_ms;
-    c->backoff_min_ms = cfg->reconnect_backoff_ms;
-    c->backoff_max_ms = cfg->reconnect_backoff_max_ms;
-    c->backoff_ms = cfg->reconnect_backoff_ms;
-    c->retry_at_ms = 0;
+    mr_backend_policy_init(&c->policy, c->slot, &cfg->breaker, cfg->reconnect_backoff_ms,
+                           cfg->reconnect_backoff_max_ms);
     c->syncs = 0;
     c->is_broken = false;
     c->is_fault = false;
@@ -118,14 +116,12 @@ mr_db__conn_fini(struct mr_db__conn *c)
     c->values = NULL;
 }
 
-/* In backoff, unless the prober has seen the backend come up since the failure that armed
- * it: a restarted database is then used at once, not after up to reconnect_backoff_max_ms. */
+/* Closed and in backoff (app/lib/backend.c, which voids it once the prober saw the database
+ * come back). */
 bool
 mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms)
 {
-    if (c->pg != NULL || now_ms >= c->retry_at_ms)
-        return false;
-    return atomic_load_explicit(&c->slot->up_since_ms, memory_order_relaxed) <= c->failed_at_ms;
+    return c->pg == NULL && mr_backend_waiting(&c->policy, now_ms);
 }
 
 void
@@ -136,15 +132,7 @@ mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms)
     c->pg = NULL;
     c->syncs = 0;
     c->is_broken = false;
-    c->retry_at_ms = now_ms + c->backoff_ms;
-    c->failed_at_ms = now_ms;
-    c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
-}
-
-void
-mr_db__conn_ok(struct mr_db__conn *c)
-{
-    c->backoff_ms = c->backoff_min_ms;
+    mr_backend_lost(&c->policy, now_ms, NULL);
 }
 
 /* Drives PQconnectPoll until the connection is made or deadline_ms passes. */
@@ -216,14 +204,14 @@ mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err)
         PQfinish(c->pg); /* not a failure of this call: reconnect now, no backoff */
         c->pg = NULL;
         c->syncs = 0;
-        c->retry_at_ms = 0;
+        mr_backend_retry_now(&c->policy);
     }
     if (c->pg != NULL)
         return 0;
     int64_t now = mr_clock_ms();
     if (mr_db__conn_waiting(c, now))
         return mr_err_set(err, -ECONNREFUSED, "reconnect backoff, %lld ms left",
-                          (long long)(c->retry_at_ms - now));
+                          (long long)mr_backend_wait_ms(&c->policy, now));
     c->is_broken = false;
     int rc = connect_poll(c, mr_db__deadline(now, c->connect_timeout_ms, limit_ms), err);
     if (rc == 0 && c->n_stmts > 0)

@@ -89,17 +89,23 @@ MR_MUST_CHECK int mr_db_worlds_update(struct mr_db *db, const struct mr_world *r
 /* This worker's counters for backend i (0 primary, 1.. replicas). */
 const struct mr_db_stats *mr_db_stats(const struct mr_db *db, int i);
 
-/* ---- The prober (one process for the whole pool; see app/prober.c) ---- */
+/* ---- The probe, for the prober (app/prober/), which publishes what it answers ---- */
 
-struct mr_db_prober;
+struct mr_db_probe;
 
-MR_MUST_CHECK int mr_db_prober_open(const struct mr_db_cfg *cfg, struct mr_db_health health,
-                                    struct mr_db_prober **out, struct mr_err *err);
-/* One probe round: connects where needed (bounded by connect_timeout_ms), reads
- * pg_current_wal_lsn() on the primary and pg_last_wal_replay_lsn() on each replica, and
- * publishes up/lag_bytes/lag_ms/probed_ms into the slots. Logs each up/down change once.
- * Blocks at most about (n_replicas + 1) * (connect_timeout_ms + query_timeout_ms). */
-void mr_db_prober_run(struct mr_db_prober *p);
-void mr_db_prober_close(struct mr_db_prober **p);
+/* Connects nothing yet; its connections never back off and feed no breaker. health's slots
+ * receive only the replicas' lag. Returns 0 or -EINVAL. */
+MR_MUST_CHECK int mr_db_probe_open(const struct mr_db_cfg *cfg, struct mr_db_health health,
+                                   struct mr_db_probe **out, struct mr_err *err);
+/* Backends to probe each round: 1 + n_replicas, indexed like the health slots. */
+int mr_db_probe_count(const struct mr_db_probe *p);
+/* Probes backend i: connects if needed (bounded by connect_timeout_ms), then one statement
+ * (query_timeout_ms). On the primary it samples pg_current_wal_lsn(); on a replica it reads
+ * pg_last_wal_replay_lsn() and writes lag_bytes/lag_ms into slot i, measured against the
+ * primary's samples, so probe 0 first in each round. Returns 0 when the backend is usable in
+ * its role, else -ECONNREFUSED/-ETIMEDOUT/-EIO with the reason in err (a primary in recovery
+ * or a promoted replica is not usable). Logs nothing. */
+MR_MUST_CHECK int mr_db_probe_backend(struct mr_db_probe *p, int i, struct mr_err *err);
+void mr_db_probe_close(struct mr_db_probe **p);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* db internals, shared by the files of db/ only: one connection (conn.c), the pipeline and
  * its bounded waits (exec.c), backend choice (route.c), the queries (world.c), the handle
- * (db.c) and the prober (prober.c). libpq types may appear here, never in db/db.h.
+ * (db.c) and the probe (probe.c). libpq types may appear here, never in db/db.h.
  *
  * Deadlines are absolute monotonic milliseconds (app/clock.h); 0 means "none" only where a
  * comment says so. Every wait on a socket goes through mr_db__wait_fd with a deadline. */
@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "app/lib/backend.h"
 #include "db/db.h"
 
 /* Statement names; prepared on every (re)connect of a worker connection. */
@@ -31,7 +32,7 @@ extern const struct mr_db__stmt mr_db__stmts[];
 extern const int mr_db__n_stmts;
 
 /* One libpq connection and its reconnect state. `pg` is NULL while closed; a closed
- * connection with retry_at_ms in the future is in backoff and is not tried. */
+ * connection whose policy is waiting is in backoff and is not tried. */
 struct mr_db__conn {
     PGconn *pg;
     struct mr_backend_slot *slot; /* shared health of this backend; its name names it */
@@ -45,14 +46,10 @@ struct mr_db__conn {
     char *options;            /* the caller's options plus our statement_timeout */
     int connect_timeout_ms;
     int query_timeout_ms;
-    int backoff_min_ms; /* 0: no backoff (the prober retries every round) */
-    int backoff_max_ms;
-    int backoff_ms;       /* the wait armed by the next failure */
-    int64_t retry_at_ms;  /* closed: no connect attempt before this */
-    int64_t failed_at_ms; /* when that backoff was armed */
-    int syncs;            /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
-    bool is_broken;       /* transport failed or timed out: close it when the call ends */
-    bool is_fault;        /* the last failure indicts the backend (feeds the breaker) */
+    struct mr_backend_policy policy; /* backoff and breaker reports; a probe's has neither */
+    int syncs;                       /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
+    bool is_broken; /* transport failed or timed out: close it when the call ends */
+    bool is_fault;  /* the last failure indicts the backend (feeds the breaker) */
 };
 
 /* An attempt's work on a ready connection; returns 0 or -ERRNO with err set. */
@@ -96,7 +93,6 @@ void mr_db__conn_fini(struct mr_db__conn *c);
 bool mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms);
 MR_MUST_CHECK int mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err);
 void mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms);
-void mr_db__conn_ok(struct mr_db__conn *c);
 
 /* exec.c */
 MR_MUST_CHECK int mr_db__wait_fd(int fd, short events, int64_t deadline_ms);

@@ -37,20 +37,10 @@ report(struct mr_db *db, int i, int rc, struct mr_err *err)
         db->stats[i].errors++;
         name_err(err, s->name);
     }
-    if (rc != 0 && c->is_fault) {
-        if (mr_breaker_failure(s, &db->cfg->breaker, mr_clock_ms())) {
-            char q[MR_ERR_LEN + 8];
-            mr_log(MR_LOG_WARNING, "breaker_open", "backend=%s err=%s", s->name,
-                   mr_log_quote(q, sizeof(q), err ? err->msg : ""));
-        }
-        return;
-    }
-    if (rc == 0)
-        mr_db__conn_ok(c);
-    int was = atomic_load_explicit(&s->breaker, memory_order_relaxed);
-    mr_breaker_success(s);
-    if (was != MR_BREAKER_CLOSED)
-        mr_log(MR_LOG_INFO, "breaker_closed", "backend=%s", s->name);
+    if (rc != 0 && c->is_fault)
+        mr_backend_failed(&c->policy, mr_clock_ms(), err ? err->msg : NULL);
+    else
+        mr_backend_ok(&c->policy);
 }
 
 /* One try on backend i: connect if needed, then fn, each bounded by its timeout and by the

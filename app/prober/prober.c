@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* prober: the loop. PostgreSQL checks live in db/ (mr_db_prober_*); Redis is checked here
- * with a PING over a handle of its own, whose breaker slot is private so that the prober's
- * view never trips the workers' breaker. Each probe is bounded by the configured timeouts. */
+/* prober: the loop, and one verdict path for every backend. Each client answers "usable?"
+ * with its own library (db/'s mr_db_probe_backend over libpq, cache/'s mr_cache_ping over a
+ * Redis handle of its own, whose breaker slot is private so that the prober's view never
+ * trips the workers' breaker); mr_backend_probed then publishes the answer the same way for
+ * all of them: up/down, and on recovery up_since_ms and a closed breaker. Each probe is
+ * bounded by the configured timeouts. */
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "app/lib/backend.h"
 #include "app/lib/clock.h"
 #include "app/lib/log.h"
 #include "app/lib/signals.h"
@@ -14,22 +18,20 @@
 #include "cache/cache.h"
 #include "db/db.h"
 
+/* One probe round: PostgreSQL first (the primary before the replicas, as the lag measure
+ * wants), then Redis. */
 static void
-probe_redis(struct mr_cache *c, struct mr_backend_slot *slot)
+probe_round(struct mr_db_probe *dbp, struct mr_cache *cache, struct mr_sb *sb)
 {
     struct mr_err err;
-    int rc = mr_cache_ping(c, &err);
-    int up = rc == 0;
-    int was = atomic_exchange(&slot->up, up);
-    atomic_store(&slot->probed_ms, mr_clock_ms());
-    if (was == up)
-        return;
-    char q[MR_ERR_LEN + 8];
-    if (up)
-        mr_log(MR_LOG_INFO, "backend_up", "backend=redis");
-    else
-        mr_log(MR_LOG_WARNING, "backend_down", "backend=redis err=%s",
-               mr_log_quote(q, sizeof(q), err.msg));
+    for (int i = 0; i < mr_db_probe_count(dbp); i++) {
+        err.msg[0] = '\0';
+        int rc = mr_db_probe_backend(dbp, i, &err);
+        mr_backend_probed(&sb->pg[i], rc == 0, mr_clock_ms(), err.msg);
+    }
+    err.msg[0] = '\0';
+    int rc = mr_cache_ping(cache, &err);
+    mr_backend_probed(&sb->redis, rc == 0, mr_clock_ms(), err.msg);
 }
 
 /* The manager stops the prober with SIGTERM; reloads and log reopening are not its business. */
@@ -44,23 +46,22 @@ mr_prober_run(const struct mr_cfg *cfg, struct mr_sb *sb)
     mr_signals_install(prober_signals, sizeof(prober_signals) / sizeof(prober_signals[0]), 0, NULL);
 
     struct mr_err err;
-    struct mr_db_prober *dbp = NULL;
+    struct mr_db_probe *dbp = NULL;
     struct mr_cache *cache = NULL;
     struct mr_backend_slot own_redis_slot;
     memset(&own_redis_slot, 0, sizeof(own_redis_slot));
     mr_backend_slot_init(&own_redis_slot, "redis-prober");
     struct mr_db_health h = {.slots = sb->pg};
-    if (mr_db_prober_open(&cfg->db, h, &dbp, &err) < 0 ||
+    if (mr_db_probe_open(&cfg->db, h, &dbp, &err) < 0 ||
         mr_cache_open(&cfg->cache, &own_redis_slot, &cache, &err) < 0) {
         mr_log(MR_LOG_ERR, "prober_failed", "err=\"%s\"", err.msg);
-        mr_db_prober_close(&dbp);
+        mr_db_probe_close(&dbp);
         mr_cache_close(&cache);
         return 1;
     }
     for (;;) {
         int64_t start = mr_clock_ms();
-        mr_db_prober_run(dbp);
-        probe_redis(cache, &sb->redis);
+        probe_round(dbp, cache, sb);
         int64_t left = cfg->health_interval_ms - (mr_clock_ms() - start);
         if (left > 0) {
             struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L};

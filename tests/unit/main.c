@@ -13,9 +13,20 @@ main(void)
     /* Unformatted, so that a new suite is one added line, not a reflowed table. */
     /* clang-format off */
     Suite *(*const suites[])(void) = {
-        arena_suite, buf_suite, cache_suite, config_suite,  breaker_suite, html_suite,
-        json_suite,  log_suite, rand_suite,  request_suite, router_suite,  scoreboard_suite,
+        arena_suite,
+        backend_suite,
+        breaker_suite,
+        buf_suite,
+        cache_suite,
+        config_suite,
+        html_suite,
+        json_suite,
+        log_suite,
+        rand_suite,
         reload_suite,
+        request_suite,
+        router_suite,
+        scoreboard_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

@@ -7,6 +7,7 @@
 #include <check.h>
 
 Suite *arena_suite(void);
+Suite *backend_suite(void);
 Suite *buf_suite(void);
 Suite *cache_suite(void);
 Suite *config_suite(void);

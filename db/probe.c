@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* prober: one process's view of every PostgreSQL backend, published into the shared health
- * slots for the workers to route by. Its connections are its own (no backoff: it tries each
- * backend once per round, which is its job), with one prepared statement that answers on
- * both roles: whether the server is in recovery, and its WAL position (the current LSN on
- * the primary, the last replayed LSN on a replica).
+/* probe: the PostgreSQL half of the prober (app/prober/), which publishes up/down for every
+ * backend alike; this file answers "is backend i usable?" and writes each replica's lag into
+ * its slot. Its connections are its own (no backoff, no breaker: it tries each backend once
+ * per round, which is its job), with one prepared statement that answers on both roles: whether the
+ * server is in recovery, and its WAL position (the current LSN on the primary, the last replayed
+ * LSN on a replica).
  *
  * Lag in time without trusting clocks: each round that sees the primary's LSN move records
  * (monotonic now, LSN) in a small ring. A replica that has replayed up to R lags by
@@ -26,7 +27,6 @@
 #include <stdlib.h>
 
 #include "app/lib/clock.h"
-#include "app/lib/log.h"
 #include "db/internal.h"
 
 #define RING_LEN 64
@@ -36,7 +36,7 @@ struct lsn_sample {
     int64_t lsn;
 };
 
-struct mr_db_prober {
+struct mr_db_probe {
     const struct mr_db_cfg *cfg;
     struct mr_db_health health;
     int n_conns;
@@ -83,7 +83,7 @@ probe_run(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_err *
 
 /* Probes backend i: connect if needed, one statement, each bounded by its timeout. */
 static int
-probe_one(struct mr_db_prober *p, int i, struct probe *out, struct mr_err *err)
+probe_one(struct mr_db_probe *p, int i, struct probe *out, struct mr_err *err)
 {
     struct mr_db__conn *c = &p->conns[i];
     int rc = mr_db__conn_ready(c, 0, err);
@@ -99,7 +99,7 @@ probe_one(struct mr_db_prober *p, int i, struct probe *out, struct mr_err *err)
 }
 
 static void
-ring_push(struct mr_db_prober *p, int64_t now_ms, int64_t lsn)
+ring_push(struct mr_db_probe *p, int64_t now_ms, int64_t lsn)
 {
     if (p->len > 0 && p->ring[(p->head + p->len - 1) % RING_LEN].lsn == lsn)
         return; /* not moved: the first time it was seen at this LSN is the one that counts */
@@ -113,7 +113,7 @@ ring_push(struct mr_db_prober *p, int64_t now_ms, int64_t lsn)
 
 /* Lag of a replica at replay LSN `replay`; false when there is no sample to measure by. */
 static bool
-ring_lag(const struct mr_db_prober *p, int64_t now_ms, int64_t replay, int64_t *lag_ms,
+ring_lag(const struct mr_db_probe *p, int64_t now_ms, int64_t replay, int64_t *lag_ms,
          int64_t *lag_bytes)
 {
     if (p->len == 0)
@@ -131,69 +131,41 @@ ring_lag(const struct mr_db_prober *p, int64_t now_ms, int64_t replay, int64_t *
     return true;
 }
 
-/* Writes the probe's outcome into slot i and logs a change of up/down, once. */
-static void
-publish(struct mr_db_prober *p, int i, int rc, const struct mr_err *err)
+int
+mr_db_probe_count(const struct mr_db_probe *p)
 {
-    struct mr_backend_slot *s = &p->health.slots[i];
-    int up = rc == 0 ? 1 : 0;
-    int was = atomic_exchange_explicit(&s->up, up, memory_order_relaxed);
-    atomic_store_explicit(&s->probed_ms, mr_clock_ms(), memory_order_relaxed);
-    if (was == up)
-        return;
-    if (up) {
-        /* Back from down: the breaker's cooldown was for the outage the prober has just seen
-         * end, so close it now instead of letting the first requests find out one by one. */
-        if (was == 0)
-            mr_breaker_success(s);
-        atomic_store_explicit(&s->up_since_ms, mr_clock_ms(), memory_order_relaxed);
-        mr_log(MR_LOG_INFO, "backend_up", "backend=%s", s->name);
-    } else {
-        char q[MR_ERR_LEN + 8];
-        mr_log(MR_LOG_WARNING, "backend_down", "backend=%s err=%s", s->name,
-               mr_log_quote(q, sizeof(q), err->msg));
-    }
+    return p->n_conns;
 }
 
-static void
-probe_replica(struct mr_db_prober *p, int i)
+int
+mr_db_probe_backend(struct mr_db_probe *p, int i, struct mr_err *err)
 {
-    struct mr_err err = {{0}};
+    if (i < 0 || i >= p->n_conns)
+        return mr_err_set(err, -EINVAL, "no backend %d", i);
     struct probe pr = {false, -1};
-    int rc = probe_one(p, i, &pr, &err);
+    int rc = probe_one(p, i, &pr, err);
+    if (rc != 0)
+        return rc;
     int64_t lag_ms, lag_bytes;
-    if (rc == 0 && ring_lag(p, mr_clock_ms(), pr.lsn, &lag_ms, &lag_bytes)) {
+    if (i == 0) {
+        ring_push(p, mr_clock_ms(), pr.lsn);
+    } else if (ring_lag(p, mr_clock_ms(), pr.lsn, &lag_ms, &lag_bytes)) {
         struct mr_backend_slot *s = &p->health.slots[i];
         atomic_store_explicit(&s->lag_ms, lag_ms, memory_order_relaxed);
         atomic_store_explicit(&s->lag_bytes, lag_bytes, memory_order_relaxed);
     }
-    publish(p, i, rc, &err);
-}
-
-void
-mr_db_prober_run(struct mr_db_prober *p)
-{
-    /* The primary first, so that each replica is measured against a sample at least as old
-     * as its own reading: a replica seen ahead of the sample simply lags 0. */
-    struct mr_err err = {{0}};
-    struct probe pr = {false, -1};
-    int rc = probe_one(p, 0, &pr, &err);
-    if (rc == 0)
-        ring_push(p, mr_clock_ms(), pr.lsn);
-    publish(p, 0, rc, &err);
-    for (int i = 1; i < p->n_conns; i++)
-        probe_replica(p, i);
+    return 0;
 }
 
 int
-mr_db_prober_open(const struct mr_db_cfg *cfg, struct mr_db_health health,
-                  struct mr_db_prober **out, struct mr_err *err)
+mr_db_probe_open(const struct mr_db_cfg *cfg, struct mr_db_health health, struct mr_db_probe **out,
+                 struct mr_err *err)
 {
     *out = NULL;
     if (cfg->primary == NULL || health.slots == NULL || cfg->n_replicas < 0 ||
         cfg->n_replicas > MR_DB_MAX_REPLICAS)
-        return mr_err_set(err, -EINVAL, "db prober: bad config");
-    struct mr_db_prober *p = mr_xcalloc(1, sizeof(*p));
+        return mr_err_set(err, -EINVAL, "db probe: bad config");
+    struct mr_db_probe *p = mr_xcalloc(1, sizeof(*p));
     p->cfg = cfg;
     p->health = health;
     p->n_conns = 1 + cfg->n_replicas;
@@ -203,9 +175,9 @@ mr_db_prober_open(const struct mr_db_cfg *cfg, struct mr_db_health health,
         c->stmts = &probe_stmt;
         c->n_stmts = 1;
         int rc = mr_db__conn_init(c, i == 0 ? cfg->primary : cfg->replicas[i - 1], cfg, err);
-        c->backoff_min_ms = c->backoff_max_ms = c->backoff_ms = 0;
+        mr_backend_policy_init(&c->policy, c->slot, NULL, 0, 0); /* a probe's: see backend.h */
         if (rc != 0) {
-            mr_db_prober_close(&p);
+            mr_db_probe_close(&p);
             return rc;
         }
     }
@@ -214,9 +186,9 @@ mr_db_prober_open(const struct mr_db_cfg *cfg, struct mr_db_health health,
 }
 
 void
-mr_db_prober_close(struct mr_db_prober **pp)
+mr_db_probe_close(struct mr_db_probe **pp)
 {
-    struct mr_db_prober *p = *pp;
+    struct mr_db_probe *p = *pp;
     if (p == NULL)
         return;
     for (int i = p->n_conns - 1; i >= 0; i--)
