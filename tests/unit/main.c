@@ -10,10 +10,14 @@
 int
 main(void)
 {
+    /* Unformatted: suites are added a line at a time, so that additions side by side merge. */
+    /* clang-format off */
     Suite *(*const suites[])(void) = {
         arena_suite, buf_suite, cache_suite, config_suite,  breaker_suite, html_suite,
         json_suite,  log_suite, rand_suite,  request_suite, router_suite,  scoreboard_suite,
+        keepconn_suite,
     };
+    /* clang-format on */
     SRunner *sr = srunner_create(NULL);
     for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
         srunner_add_suite(sr, suites[i]());

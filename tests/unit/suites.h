@@ -18,5 +18,6 @@ Suite *rand_suite(void);
 Suite *request_suite(void);
 Suite *router_suite(void);
 Suite *scoreboard_suite(void);
+Suite *keepconn_suite(void);
 
 #endif
