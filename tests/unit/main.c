@@ -21,6 +21,7 @@ main(void)
         config_suite,
         html_suite,
         json_suite,
+        keepconn_suite,
         log_suite,
         rand_suite,
         reload_suite,

@@ -20,5 +20,6 @@ Suite *reload_suite(void);
 Suite *request_suite(void);
 Suite *router_suite(void);
 Suite *scoreboard_suite(void);
+Suite *keepconn_suite(void);
 
 #endif

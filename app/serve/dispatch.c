@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* dispatch: one request from its FastCGI params to a filled response: parse (with the input
+ * limits), read the body into the arena, route, shed under load, give the backends the
+ * request's deadline, run the handler; and write the response to libfcgi's stream. Limits
+ * answer before the handler runs; a body left unread is drained here so the connection stays
+ * in step. */
+#include <string.h>
+
+#include "app/serve/internal.h"
+
+#define MAX_BODY_DRAIN (16L * 1024 * 1024)
+
+/* Reads and discards up to `left` body bytes (at most MAX_BODY_DRAIN). Returns whether the
+ * whole body was consumed. */
+static bool
+drain_body(struct mr_worker *w, long left)
+{
+    char sink[4096];
+    if (left > MAX_BODY_DRAIN)
+        return false;
+    while (left > 0) {
+        int n = FCGX_GetStr(sink, left < (long)sizeof(sink) ? (int)left : (int)sizeof(sink),
+                            w->fcgx.in);
+        if (n <= 0)
+            return false;
+        left -= n;
+    }
+    return true;
+}
+
+bool
+mr_serve__drain_unread(struct mr_worker *w, const struct mr_ctx *ctx)
+{
+    if (ctx->req.content_length > 0 && ctx->req.body == NULL)
+        return drain_body(w, ctx->req.content_length);
+    return true;
+}
+
+/* Reads the body into the arena. Returns 0 or the HTTP status to answer. */
+static int
+read_body(struct mr_worker *w, struct mr_ctx *ctx)
+{
+    long cl = ctx->req.content_length;
+    if (cl <= 0)
+        return 0;
+    if (cl > w->cfg->max_body_bytes) {
+        /* Drain so that nginx, still sending, reads our 413 and not a reset. */
+        (void)drain_body(w, cl);
+        ctx->req.content_length = 0; /* nothing left on the connection */
+        return 413;
+    }
+    char *body = mr_arena_alloc(ctx->arena, (size_t)cl + 1);
+    if (body == NULL)
+        return 413;
+    int got = FCGX_GetStr(body, (int)cl, w->fcgx.in);
+    if (got != cl)
+        return 400; /* nginx sent less than it announced, or the read timed out */
+    body[cl] = '\0';
+    ctx->req.body = body;
+    ctx->req.body_len = (size_t)cl;
+    return 0;
+}
+
+/* The manager samples the listen queue every 100 ms; answering 503 at once beats letting
+ * nginx wait out its timeout on a queue that cannot drain in time. */
+static bool
+should_shed(const struct mr_worker *w)
+{
+    int depth = w->cfg->shed_queue_depth;
+    return w->is_pool && depth > 0 &&
+           atomic_load_explicit(&w->sb->pool.listen_queue, memory_order_relaxed) >= depth;
+}
+
+int
+mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
+{
+    struct mr_err err;
+    int status = mr_req_parse(&ctx->req, w->fcgx.envp, ctx->arena, &w->limits, &err);
+    if (status != 0) {
+        mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
+        ctx->err_detail = mr_arena_strndup(ctx->arena, err.msg, strlen(err.msg));
+        return MR_SB_MAX_ROUTES;
+    }
+    mr_serve__note_request(w, &ctx->req);
+    mr_serve__set_state(w, MR_W_BUSY);
+    status = read_body(w, ctx);
+    if (status != 0) {
+        mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
+        return MR_SB_MAX_ROUTES;
+    }
+    char allow[64];
+    int route = mr_router_match(w->routes, w->n_routes, ctx->req.method, ctx->req.path,
+                                ctx->req.path_len, allow, sizeof(allow));
+    if (route == -404) {
+        mr_resp_error(&ctx->resp, 404, "no such path");
+        return MR_SB_MAX_ROUTES;
+    }
+    if (route == -405) {
+        mr_resp_error(&ctx->resp, 405, "method not allowed");
+        (void)mr_resp_header(&ctx->resp, "Allow", allow);
+        return MR_SB_MAX_ROUTES;
+    }
+    if (!w->routes[route].never_shed && should_shed(w)) {
+        atomic_fetch_add_explicit(&w->sb->pool.shed, 1, memory_order_relaxed);
+        mr_resp_error(&ctx->resp, 503, "overloaded, retry shortly");
+        (void)mr_resp_header(&ctx->resp, "Retry-After", "1");
+        ctx->err_detail = "load shed: listen queue over shed_queue_depth";
+        return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
+    }
+    ctx->deadline_ms = ctx->start_us / 1000 + w->cfg->request_timeout_ms;
+    mr_db_deadline(w->db, ctx->deadline_ms);
+    mr_cache_deadline(w->cache, ctx->deadline_ms);
+    w->routes[route].fn(ctx);
+    return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
+}
+
+void
+mr_serve__send(struct mr_worker *w, struct mr_ctx *ctx)
+{
+    struct mr_buf head;
+    mr_buf_init(&head, ctx->arena, 256);
+    mr_resp_head(&ctx->resp, &head);
+    /* libfcgi buffers both writes and sends them as one STDOUT record when they fit. */
+    (void)FCGX_PutStr(head.data, (int)head.len, w->fcgx.out);
+    if (!ctx->req.is_head && ctx->resp.body.len > 0)
+        (void)FCGX_PutStr(ctx->resp.body.data, (int)ctx->resp.body.len, w->fcgx.out);
+}
