@@ -41,7 +41,7 @@ mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_backend_slot *health, st
     c->health = health;
     c->prefix_len = cfg->key_prefix != NULL ? strlen(cfg->key_prefix) : 0;
     c->backoff_ms = cfg->reconnect_backoff_ms;
-    c->rng = mr_cache__rng_seed();
+    mr_rand_init(&c->rng);
     *out = c;
     return 0;
 }

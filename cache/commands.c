@@ -164,7 +164,7 @@ take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items
         /* nil, a foreign value or a corrupt one: all misses, never errors. */
         if (e->type != REDIS_REPLY_STRING || mr_cache__env_parse(e->str, e->len, &env) < 0)
             continue;
-        double rnd = mr_cache__rng_unit(&c->rng);
+        double rnd = mr_rand_unit(&c->rng);
         if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta, rnd)) {
             items[i].early = true; /* the caller's refill must overwrite, not SET NX */
             continue;
@@ -258,8 +258,7 @@ mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64
     int64_t now_ms = wall_ms();
     for (size_t i = 0; i < n; i++) {
         /* The envelope's expiry is the jittered one, so XFetch aims at the real expiry. */
-        int ttl =
-            mr_cache__ttl_jitter(cfg->ttl_ms, cfg->ttl_jitter_pct, mr_cache__rng_unit(&c->rng));
+        int ttl = mr_cache__ttl_jitter(cfg->ttl_ms, cfg->ttl_jitter_pct, mr_rand_unit(&c->rng));
         char *key = c->scratch.bytes;
         size_t key_len = put_key(c, key, &items[i]);
         char *env = key + key_len;
