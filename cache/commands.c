@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ops: the commands (MGET, pipelined SET PX, DEL, PING) and their replies. Each public call
+/* commands: the commands (MGET, pipelined SET PX, PING) and their replies. Each public call
  * is one round trip: conn.c decides whether it may be sent and what a failure means; this
  * file builds binary-safe argv vectors in the handle's scratch buffers (so a steady-state
  * call allocates nothing of its own; hiredis still allocates its output buffer and replies),
@@ -329,35 +329,6 @@ mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, i
     if (n == 0)
         return 0;
     int rc = mset(c, items, n, compute_us, only_if_absent, err);
-    if (rc < 0)
-        c->stats.errors++;
-    scratch_trim(&c->scratch);
-    return rc;
-}
-
-static int
-mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n, struct mr_err *err)
-{
-    int argc = build_keys(c, "DEL", items, n, err);
-    if (argc < 0)
-        return argc;
-    redisReply *r;
-    int rc = roundtrip(c, argc, false, &r, err);
-    if (rc < 0)
-        return rc;
-    if (r->type != REDIS_REPLY_INTEGER)
-        return bad_reply(c, false, "DEL", r, err);
-    freeReplyObject(r);
-    mr_cache__call_ok(c, false);
-    return 0;
-}
-
-int
-mr_cache_mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n, struct mr_err *err)
-{
-    if (n == 0)
-        return 0;
-    int rc = mdel(c, items, n, err);
     if (rc < 0)
         c->stats.errors++;
     scratch_trim(&c->scratch);

@@ -112,16 +112,6 @@ mr_db_worlds_get(struct mr_db *db, const int32_t *ids, size_t n, struct mr_world
     return mr_db__read(db, worlds_run, &job, err);
 }
 
-int
-mr_db_world_get(struct mr_db *db, int32_t id, struct mr_world *out, bool *found, struct mr_err *err)
-{
-    *found = false;
-    int rc = mr_db_worlds_get(db, &id, 1, out, err);
-    if (rc == 0)
-        *found = out->id != 0;
-    return rc;
-}
-
 /* Copies the fortune rows into the arena. */
 static int
 fortunes_from(const PGresult *r, struct fortunes_job *job, struct mr_err *err)

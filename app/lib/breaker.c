@@ -72,17 +72,3 @@ mr_breaker_failure(struct mr_backend_slot *s, const struct mr_breaker_cfg *cfg, 
     atomic_fetch_add_explicit(&s->opened_total, 1, memory_order_relaxed);
     return true;
 }
-
-const char *
-mr_breaker_name(int state)
-{
-    switch (state) {
-    case MR_BREAKER_CLOSED:
-        return "closed";
-    case MR_BREAKER_OPEN:
-        return "open";
-    case MR_BREAKER_HALF_OPEN:
-        return "half_open";
-    }
-    return "unknown";
-}

@@ -60,6 +60,4 @@ void mr_breaker_success(struct mr_backend_slot *s);
 bool mr_breaker_failure(struct mr_backend_slot *s, const struct mr_breaker_cfg *cfg,
                         int64_t now_ms);
 
-const char *mr_breaker_name(int state);
-
 #endif

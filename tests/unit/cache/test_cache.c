@@ -276,7 +276,7 @@ START_TEST(test_open_breaker_sends_nothing)
     ck_assert_int_eq(mr_cache_mset(c, &item, 1, 10, false, &err), -ECONNREFUSED);
     ck_assert_int_eq(atomic_load(&slot.breaker), MR_BREAKER_OPEN);
     (void)usleep(5000); /* past the backoff, well inside the cooldown */
-    ck_assert_int_eq(mr_cache_mdel(c, &item, 1, &err), -ECONNREFUSED);
+    ck_assert_int_eq(mr_cache_mset(c, &item, 1, 10, false, &err), -ECONNREFUSED);
     ck_assert_ptr_nonnull(strstr(err.msg, "breaker"));
     ck_assert_int_eq(atomic_load(&slot.failures_total), 1);
     mr_cache_close(&c);
