@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* world: the TechEmpower queries (World by id, every Fortune, the batched update) as
+/* techempower: the TechEmpower queries (World by id, every Fortune, the batched update) as
  * pipelines of prepared statements, run where route.c says.
  *
  * Parameters: a world id goes in binary (4 bytes, no formatting); the update's two int[]

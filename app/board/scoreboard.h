@@ -2,7 +2,7 @@
 /* scoreboard: the one shared-memory region, mapped by the manager before the first fork.
  * It holds a slot per worker (written only by that worker, read by the manager and by
  * /status), pool counters, per-route request counters and latency histograms (atomic, relaxed,
- * no lock on the request path), and the backend health slots (app/health.h).
+ * no lock on the request path), and the backend health slots (app/lib/breaker.h).
  * A worker never writes another worker's slot; the manager writes a slot only while no live
  * process owns it (before fork, after reap). */
 #ifndef MR_SCOREBOARD_H

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* health: the circuit breaker's transitions. Races between workers are settled by
+/* breaker: the circuit breaker's transitions. Races between workers are settled by
  * compare-and-swap on `breaker`, so exactly one worker moves OPEN -> HALF_OPEN. */
 #include <stdio.h>
 

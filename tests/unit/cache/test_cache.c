@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Defines: Suite *cache_suite(void);  (called by tests/unit/main.c; no main() here)
- *
- * test_cache: the parts of cache/ that need no Redis. The envelope, the XFetch decision and
- * the TTL jitter are pure functions, reached through cache/internal.h (the only
- * reason they are not static). The failure policy is checked through the public header
- * against the real thing that needs no server: a loopback port that refuses connections. */
+/* test_cache: the parts of cache/ that need no Redis. The envelope, the XFetch decision and
+ * the TTL jitter are pure functions, reached through cache/internal.h (the only reason they
+ * are not static). The failure policy is checked through the public header against the real
+ * thing that needs no server: a loopback port that refuses connections. Defines cache_suite
+ * for tests/unit/main.c. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>

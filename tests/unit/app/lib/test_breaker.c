@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* test_health: the circuit breaker's transitions, driven with explicit times so that no test
+/* test_breaker: the circuit breaker's transitions, driven with explicit times so that no test
  * sleeps: closed -> open at the threshold, open until the cooldown, exactly one half-open
  * probe, and the probe's report closing or reopening it. */
 #include <stdatomic.h>
