@@ -43,7 +43,7 @@ mr_cache_open(const struct mr_cache_cfg *cfg, struct mr_backend_slot *health, st
     mr_backend_policy_init(&c->policy, health, &cfg->breaker, cfg->reconnect_backoff_ms,
                            cfg->reconnect_backoff_max_ms);
     c->policy.is_conn_logged = true;
-    c->rng = mr_cache__rng_seed();
+    mr_rand_init(&c->rng);
     *out = c;
     return 0;
 }

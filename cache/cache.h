@@ -68,9 +68,6 @@ MR_MUST_CHECK int mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items,
  * meanwhile by an update, while an early refresh must replace the value it refreshes. */
 MR_MUST_CHECK int mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
                                 int64_t compute_us, bool only_if_absent, struct mr_err *err);
-/* DEL of n keys in one command. */
-MR_MUST_CHECK int mr_cache_mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
-                                struct mr_err *err);
 /* PING with the connect/command timeouts, for the prober. */
 MR_MUST_CHECK int mr_cache_ping(struct mr_cache *c, struct mr_err *err);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ops: the commands (MGET, pipelined SET PX, DEL, PING) and their replies. Each public call
+/* commands: the commands (MGET, pipelined SET PX, PING) and their replies. Each public call
  * is one round trip: conn.c decides whether it may be sent and what a failure means; this
  * file builds binary-safe argv vectors in the handle's scratch buffers (so a steady-state
  * call allocates nothing of its own; hiredis still allocates its output buffer and replies),
@@ -164,7 +164,7 @@ take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items
         /* nil, a foreign value or a corrupt one: all misses, never errors. */
         if (e->type != REDIS_REPLY_STRING || mr_cache__env_parse(e->str, e->len, &env) < 0)
             continue;
-        double rnd = mr_cache__rng_unit(&c->rng);
+        double rnd = mr_rand_unit(&c->rng);
         if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta, rnd)) {
             items[i].early = true; /* the caller's refill must overwrite, not SET NX */
             continue;
@@ -258,8 +258,7 @@ mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64
     int64_t now_ms = wall_ms();
     for (size_t i = 0; i < n; i++) {
         /* The envelope's expiry is the jittered one, so XFetch aims at the real expiry. */
-        int ttl =
-            mr_cache__ttl_jitter(cfg->ttl_ms, cfg->ttl_jitter_pct, mr_cache__rng_unit(&c->rng));
+        int ttl = mr_cache__ttl_jitter(cfg->ttl_ms, cfg->ttl_jitter_pct, mr_rand_unit(&c->rng));
         char *key = c->scratch.bytes;
         size_t key_len = put_key(c, key, &items[i]);
         char *env = key + key_len;
@@ -330,35 +329,6 @@ mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, i
     if (n == 0)
         return 0;
     int rc = mset(c, items, n, compute_us, only_if_absent, err);
-    if (rc < 0)
-        c->stats.errors++;
-    scratch_trim(&c->scratch);
-    return rc;
-}
-
-static int
-mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n, struct mr_err *err)
-{
-    int argc = build_keys(c, "DEL", items, n, err);
-    if (argc < 0)
-        return argc;
-    redisReply *r;
-    int rc = roundtrip(c, argc, false, &r, err);
-    if (rc < 0)
-        return rc;
-    if (r->type != REDIS_REPLY_INTEGER)
-        return bad_reply(c, false, "DEL", r, err);
-    freeReplyObject(r);
-    mr_cache__call_ok(c, false);
-    return 0;
-}
-
-int
-mr_cache_mdel(struct mr_cache *c, const struct mr_cache_item *items, size_t n, struct mr_err *err)
-{
-    if (n == 0)
-        return 0;
-    int rc = mdel(c, items, n, err);
     if (rc < 0)
         c->stats.errors++;
     scratch_trim(&c->scratch);

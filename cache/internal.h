@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* cache/internal.h: what the files of cache/ share, and nothing outside cache/ may use.
- * cache.c owns the handle, conn.c the connection and its failure policy, ops.c the commands,
- * xfetch.c the value envelope and the expiry decisions, rng.c the per-process randomness.
+ * cache.c owns the handle, conn.c the connection and its failure policy, commands.c the
+ * commands, xfetch.c the value envelope and the expiry decisions; the randomness is
+ * app/lib/rand's, one state per handle.
  *
- * The pure functions at the end (envelope, XFetch decision, TTL jitter, RNG) are declared
- * here, not static, so that tests/unit/test_cache.c can check them without a Redis; they
+ * The pure functions at the end (envelope, XFetch decision, TTL jitter) are declared here,
+ * not static, so that tests/unit/cache/test_cache.c can check them without a Redis; they
  * touch no connection, clock or global state. hiredis types stay out of this header too
  * (a forward declaration suffices), so the unit test needs no hiredis include. */
 #ifndef MR_CACHE_INTERNAL_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "app/lib/backend.h"
+#include "app/lib/rand.h"
 #include "cache/cache.h"
 
 struct redisContext;
@@ -41,7 +43,7 @@ struct mr_cache {
     struct mr_backend_policy policy; /* backoff, breaker reports, conn_lost/_restored lines */
     int timeout_set_ms; /* the socket timeout ctx has now, so that it is set only on change */
     char down_reason[MR_CACHE__REASON_LEN]; /* why the connection last failed */
-    uint64_t rng;
+    struct mr_rand rng; /* TTL jitter and XFetch draws; seeded when the handle opens */
     struct mr_cache__scratch scratch;
     struct mr_cache_stats stats;
 };
@@ -69,7 +71,7 @@ MR_MUST_CHECK int mr_cache__call_desync(struct mr_cache *c, bool is_probe, const
 /* Frees the connection, if any. */
 void mr_cache__conn_drop(struct mr_cache *c);
 
-/* ops.c */
+/* commands.c */
 void mr_cache__scratch_fini(struct mr_cache__scratch *s);
 
 /* xfetch.c: the value envelope. All integers little-endian, byte by byte (no alignment):
@@ -111,12 +113,5 @@ bool mr_cache__xfetch_early(int64_t now_ms, uint32_t delta_us, int64_t expiry_ms
 /* ttl_ms +- jitter_pct percent: rnd 0 gives the low end, 1 the high end, uniform between;
  * the result is at least 1. jitter_pct is clamped to [0, 100]. */
 int mr_cache__ttl_jitter(int ttl_ms, int jitter_pct, double rnd);
-
-/* rng.c: splitmix64, one state per handle, seeded after fork from the pid and both clocks
- * (and getrandom when it answers), so sibling workers never share a sequence. */
-uint64_t mr_cache__rng_seed(void);
-uint64_t mr_cache__rng_next(uint64_t *state);
-/* In (0, 1]: never 0, so that ln() is finite. */
-double mr_cache__rng_unit(uint64_t *state);
 
 #endif

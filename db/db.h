@@ -69,10 +69,6 @@ void mr_db_close(struct mr_db **db);
  * request; 0 removes it. */
 void mr_db_deadline(struct mr_db *db, int64_t deadline_ms);
 
-/* One World row from a usable replica, else the primary. Returns 0 and *found, or
- * -ETIMEDOUT, -ECONNREFUSED (no backend usable), -EIO, with the reason in *err. */
-MR_MUST_CHECK int mr_db_world_get(struct mr_db *db, int32_t id, struct mr_world *out, bool *found,
-                                  struct mr_err *err);
 /* n World rows, one statement each, pipelined in one round trip on one backend. out[i]
  * matches ids[i]; a missing row gives out[i].id = 0. */
 MR_MUST_CHECK int mr_db_worlds_get(struct mr_db *db, const int32_t *ids, size_t n,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* db internals, shared by the files of db/ only: one connection (conn.c), the pipeline and
- * its bounded waits (exec.c), backend choice (route.c), the queries (world.c), the handle
- * (db.c) and the probe (probe.c). libpq types may appear here, never in db/db.h.
+/* db/internal.h: what the files of db/ share, and nothing outside db/ may use: one
+ * connection (conn.c), the pipeline and its bounded waits (exec.c), backend choice (route.c),
+ * the queries (techempower.c), the handle (db.c) and the probe (probe.c). libpq types may
+ * appear here, never in db/db.h.
  *
- * Deadlines are absolute monotonic milliseconds (app/clock.h); 0 means "none" only where a
+ * Deadlines are absolute monotonic milliseconds (app/lib/clock.h); 0 means "none" only where a
  * comment says so. Every wait on a socket goes through mr_db__wait_fd with a deadline. */
 #ifndef MR_DB_INTERNAL_H
 #define MR_DB_INTERNAL_H

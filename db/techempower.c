@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* world: the TechEmpower queries (World by id, every Fortune, the batched update) as
+/* techempower: the TechEmpower queries (World by id, every Fortune, the batched update) as
  * pipelines of prepared statements, run where route.c says.
  *
  * Parameters: a world id goes in binary (4 bytes, no formatting); the update's two int[]
@@ -110,16 +110,6 @@ mr_db_worlds_get(struct mr_db *db, const int32_t *ids, size_t n, struct mr_world
         return 0;
     struct worlds_job job = {.ids = ids, .n = n, .out = out};
     return mr_db__read(db, worlds_run, &job, err);
-}
-
-int
-mr_db_world_get(struct mr_db *db, int32_t id, struct mr_world *out, bool *found, struct mr_err *err)
-{
-    *found = false;
-    int rc = mr_db_worlds_get(db, &id, 1, out, err);
-    if (rc == 0)
-        *found = out->id != 0;
-    return rc;
 }
 
 /* Copies the fortune rows into the arena. */

@@ -31,8 +31,7 @@ h_fortunes(struct mr_ctx *ctx)
     int rc = mr_db_fortunes_get(ctx->db, ctx->arena, &rows, &n, &err);
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
-        mr_resp_error(&ctx->resp, 503, "database unavailable");
-        ctx->err_detail = mr_arena_strndup(ctx->arena, err.msg, strlen(err.msg));
+        mr_handler_unavailable(ctx, "database unavailable", &err);
         return;
     }
     struct mr_fortune *all = mr_arena_alloc(ctx->arena, (n + 1) * sizeof(*all));

@@ -27,10 +27,14 @@ void h_updates(struct mr_ctx *ctx);
 /* fortunes.c */
 void h_fortunes(struct mr_ctx *ctx);
 
-/* ops.c: /readyz, /status, /metrics */
+/* monitoring.c: /readyz, /status, /metrics */
 void h_readyz(struct mr_ctx *ctx);
 void h_status(struct mr_ctx *ctx);
 void h_metrics(struct mr_ctx *ctx);
+
+/* unavailable.c: a backend failed: answers 503 with `what` (fixed text, shown to the client)
+ * and keeps err's reason for the request's log line. */
+void mr_handler_unavailable(struct mr_ctx *ctx, const char *what, const struct mr_err *err);
 
 /* The table of the manager's status process (status_listen). */
 extern const struct mr_route mr_status_table[];

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ops: operations endpoints. /readyz is 200 when the primary or a replica is reachable (by the
- * prober's last probe), else 503; its body names every backend's state either way. /status
- * (php-fpm's fields) and /metrics (Prometheus) render the scoreboard; the manager's status
- * process serves the same two on status_listen, so they answer even when every worker is
+/* monitoring: the operations endpoints. /readyz is 200 when the primary or a replica is
+ * reachable (by the prober's last probe), else 503; its body names every backend's state either
+ * way. /status (php-fpm's fields) and /metrics (Prometheus) render the scoreboard; the manager's
+ * status process serves the same two on status_listen, so they answer even when every worker is
  * busy. */
 #include "app/lib/json.h"
 #include "app/board/metrics_page.h"

@@ -6,11 +6,8 @@
  *                  yet replayed an update cannot overwrite the updater's fresh value).
  *  /updates        distinct random ids; reads and the batched write on the primary in one
  *                  round trip (db/); after the commit the Redis copies are overwritten.
- * A backend failure gets 503 with a fixed JSON message; the reason goes to the log line. */
-#include <errno.h>
+ * A backend failure gets mr_handler_unavailable's 503; the reason goes to the log line. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "app/lib/clock.h"
 #include "app/lib/json.h"
@@ -19,14 +16,6 @@
 
 #define WORLD_ROWS 10000
 #define KEY_CAP 16 /* "w:10000" and NUL */
-
-/* 503 with fixed text for the client; the backend's reason goes to the log line only. */
-static void
-fail(struct mr_ctx *ctx, const char *what, const struct mr_err *err)
-{
-    mr_resp_error(&ctx->resp, 503, what);
-    ctx->err_detail = mr_arena_strndup(ctx->arena, err->msg, strlen(err->msg));
-}
 
 static void
 write_world(struct mr_json *j, const struct mr_world *w)
@@ -72,7 +61,7 @@ read_worlds(struct mr_ctx *ctx, const int32_t *ids, int n)
     int rc = mr_db_worlds_get(ctx->db, ids, (size_t)n, rows, &err);
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
-        fail(ctx, "database unavailable", &err);
+        mr_handler_unavailable(ctx, "database unavailable", &err);
         return NULL;
     }
     return rows;
@@ -270,7 +259,7 @@ h_updates(struct mr_ctx *ctx)
     int rc = mr_db_worlds_update(ctx->db, rows, (size_t)n, &err);
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
-        fail(ctx, "primary database unavailable", &err);
+        mr_handler_unavailable(ctx, "primary database unavailable", &err);
         return;
     }
     refresh_cache(ctx, rows, n);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* metrics: rendering only; every number is read from the scoreboard with relaxed loads, so a
+/* metrics_page: rendering only; every number is read from the scoreboard with relaxed loads, so a
  * scrape sees each counter at some recent moment, not all at one instant (as with any
  * Prometheus exporter of live counters). Names follow Prometheus conventions: base units
  * (seconds, bytes), _total for counters, millrace_ prefix. */

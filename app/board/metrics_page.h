@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* metrics: the scoreboard as Prometheus text exposition format 0.0.4: request counts and
+/* metrics_page: the scoreboard as Prometheus text exposition format 0.0.4: request counts and
  * latency histograms by route and status class, cache and database counters, backend health,
  * breakers, replica lag, workers by state, the listen queue and the pool's counters. */
 #ifndef MR_METRICS_H

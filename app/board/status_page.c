@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* status: rendering. Field names and meanings follow php-fpm's status page so existing
+/* status_page: rendering. Field names and meanings follow php-fpm's status page so existing
  * dashboards and habits carry over; "pool" is the config file's name. */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* status: php-fpm's status page from the scoreboard, in its plain format (default) or JSON,
+/* status_page: php-fpm's status page from the scoreboard, in its plain format (default) or JSON,
  * with ?full adding a row per worker; plus millrace's per-route P50/P95/P99 computed from the
  * latency histograms. */
 #ifndef MR_STATUS_H

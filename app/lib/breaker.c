@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* health: the circuit breaker's transitions. Races between workers are settled by
+/* breaker: the circuit breaker's transitions. Races between workers are settled by
  * compare-and-swap on `breaker`, so exactly one worker moves OPEN -> HALF_OPEN. */
 #include <stdio.h>
 
@@ -71,18 +71,4 @@ mr_breaker_failure(struct mr_backend_slot *s, const struct mr_breaker_cfg *cfg, 
     atomic_store_explicit(&s->open_until_ms, now_ms + cfg->cooldown_ms, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->opened_total, 1, memory_order_relaxed);
     return true;
-}
-
-const char *
-mr_breaker_name(int state)
-{
-    switch (state) {
-    case MR_BREAKER_CLOSED:
-        return "closed";
-    case MR_BREAKER_OPEN:
-        return "open";
-    case MR_BREAKER_HALF_OPEN:
-        return "half_open";
-    }
-    return "unknown";
 }

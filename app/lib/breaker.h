@@ -5,8 +5,8 @@
  * breaker, so that one worker's discovery spares the others. All fields are C11 atomics, relaxed:
  * they are hints for routing, never the guard of another memory access.
  *
- * db/ and cache/ include this header (and only app/log.h, app/arena.h, app/err.h besides):
- * it holds no FastCGI and no library type, only the shared numbers. */
+ * db/ and cache/ include this header (and otherwise only app/lib/): it holds no FastCGI and
+ * no library type, only the shared numbers. */
 #ifndef MR_BREAKER_H
 #define MR_BREAKER_H
 
@@ -59,7 +59,5 @@ void mr_breaker_success(struct mr_backend_slot *s);
  * true when this call opened it (the caller may log the state change, once). */
 bool mr_breaker_failure(struct mr_backend_slot *s, const struct mr_breaker_cfg *cfg,
                         int64_t now_ms);
-
-const char *mr_breaker_name(int state);
 
 #endif

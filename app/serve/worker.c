@@ -191,7 +191,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     const struct mr_cfg *c = a->cfg;
     w->limits = (struct mr_req_limits){c->max_params,       c->max_params_bytes, c->max_query_bytes,
                                        c->max_query_params, c->max_header_bytes, c->max_body_bytes};
-    mr_rand_seed(&w->rng, (uint64_t)getpid() << 32 ^ (uint64_t)mr_clock_us());
+    mr_rand_init(&w->rng);
     if (c->max_requests > 0)
         w->max_requests = (uint64_t)c->max_requests +
                           (c->max_requests_jitter > 0

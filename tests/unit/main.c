@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The unit-test runner: every suite in one SRunner. Check's default fork mode is kept on
- * purpose (STYLE.md §9): each test runs in its own child, so a crash, a sanitizer report or a
- * leak fails the test that caused it, by name. Run from tests/unit/ (`make unit` does), so
- * that tests can open their data files by relative path. Exits 1 when any test fails. */
+/* main: the unit-test runner: every suite in one SRunner. Check's default fork mode is kept on
+ * purpose: each test runs in its own child, so a crash, a sanitizer report or a leak fails the
+ * test that caused it, by name. Run from tests/unit/ (`make unit` does), so that tests can open
+ * their data files by relative path. Exits 1 when any test fails. */
 #include <stdlib.h>
 
 #include "tests/unit/suites.h"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* suites: one Check suite per module, each defined in tests/unit/test_<module>.c and run by
- * main.c. A new suite gets a line here and a line in main.c's table. */
+/* suites: one Check suite per module, each defined in tests/unit/<folder>/test_<module>.c
+ * (the tree mirrors the source tree) and run by main.c. A new suite gets a line here and a
+ * line in main.c's table. */
 #ifndef MR_TEST_SUITES_H
 #define MR_TEST_SUITES_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* test_health: the circuit breaker's transitions, driven with explicit times so that no test
+/* test_breaker: the circuit breaker's transitions, driven with explicit times so that no test
  * sleeps: closed -> open at the threshold, open until the cooldown, exactly one half-open
  * probe, and the probe's report closing or reopening it. */
 #include <stdatomic.h>
@@ -161,15 +161,6 @@ START_TEST(test_health_not_routable_when_down)
 }
 END_TEST
 
-START_TEST(test_health_breaker_names)
-{
-    ck_assert_str_eq(mr_breaker_name(MR_BREAKER_CLOSED), "closed");
-    ck_assert_str_eq(mr_breaker_name(MR_BREAKER_OPEN), "open");
-    ck_assert_str_eq(mr_breaker_name(MR_BREAKER_HALF_OPEN), "half_open");
-    ck_assert_str_eq(mr_breaker_name(42), "unknown");
-}
-END_TEST
-
 Suite *
 breaker_suite(void)
 {
@@ -185,7 +176,6 @@ breaker_suite(void)
     tcase_add_test(tc, test_health_success_in_half_open_closes);
     tcase_add_test(tc, test_health_failure_in_half_open_reopens);
     tcase_add_test(tc, test_health_not_routable_when_down);
-    tcase_add_test(tc, test_health_breaker_names);
     suite_add_tcase(s, tc);
     return s;
 }
