@@ -1,4 +1,4 @@
-# valgrind.mk: the unit tests under valgrind's memcheck (issue 6, item 6), included by the
+# valgrind.mk: the unit tests under valgrind's memcheck, included by the
 # Makefile.
 #
 #   make valgrind          build build/valgrind/unit-tests (the unit-test sources and every
@@ -6,7 +6,7 @@
 #                          sanitizers: valgrind and ASan do not mix) and run it under memcheck;
 #                          fails on any memory error and on any definite or indirect leak
 #
-# Check's fork mode stays on (STYLE.md section 9): each test runs in a forked child, which
+# Check's fork mode stays on, so a crash or leak fails the test that caused it: each test runs in a forked child, which
 # valgrind follows (a fork needs no --trace-children; that flag is for exec, and is on in case
 # a test ever execs). Each child does its own leak check when it exits, and
 # --error-exitcode makes a child with a leak or an error exit 1, which Check reports as that

@@ -26,7 +26,8 @@
 #define MR_HIST_BUCKETS 28
 #define MR_SB_LABEL 64 /* a route's path as /status and /metrics name it */
 
-/* The one way the board's readers load a counter: relaxed, a moment's view (STYLE.md §4). */
+/* The one way the board's readers load a counter: relaxed, a moment's view: nothing on the request
+ * path waits for it. */
 #define MR_SB_LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 enum mr_worker_state {

@@ -112,7 +112,7 @@ mr_log(enum mr_log_level level, const char *event, const char *fmt, ...)
     int saved_errno = errno;
     char line[MR_LOG_LINE];
     size_t n = (size_t)snprintf(line, sizeof(line), "<%d>event=%s", (int)level, event);
-    if (log_timestamps) { /* after event=, which stays first (STYLE.md) */
+    if (log_timestamps) { /* after event=, which stays first for grep */
         struct timespec ts;
         struct tm tm;
         (void)clock_gettime(CLOCK_REALTIME, &ts);

@@ -49,7 +49,8 @@ mr_serve__publish_db_stats(struct mr_worker *w)
     }
 }
 
-/* nginx logs every request; we log only failures and slow ones (STYLE.md §8). */
+/* nginx logs every request; we log only failures and slow ones, so a busy worker writes no line per
+ * success. */
 static void
 log_request(struct mr_worker *w, const struct mr_ctx *ctx, const char *request_id, int64_t us)
 {
