@@ -100,34 +100,51 @@ backend_at(const struct mr_sb *sb, int i, const char **role)
     return &sb->pg[i - 1];
 }
 
+static long long
+slot_up(const struct mr_backend_slot *s)
+{
+    return MR_SB_LOAD(s->up) == 1;
+}
+static long long
+slot_breaker(const struct mr_backend_slot *s)
+{
+    return MR_SB_LOAD(s->breaker);
+}
+static long long
+slot_opened(const struct mr_backend_slot *s)
+{
+    return (long long)MR_SB_LOAD(s->opened_total);
+}
+static long long
+slot_failures(const struct mr_backend_slot *s)
+{
+    return (long long)MR_SB_LOAD(s->failures_total);
+}
+
+/* The whole-number series every backend has, one row each: the table keeps the four alike. */
+static const struct {
+    const char *name, *type, *help;
+    long long (*value)(const struct mr_backend_slot *s);
+} backend_series[] = {
+    {"millrace_backend_up", "gauge", "1 when the prober's last probe succeeded.", slot_up},
+    {"millrace_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 open, 2 half-open.",
+     slot_breaker},
+    {"millrace_breaker_opened_total", "counter", "Times a circuit breaker opened.", slot_opened},
+    {"millrace_backend_failures_total", "counter", "Calls to a backend that failed or timed out.",
+     slot_failures},
+};
+
 static void
 render_backends(const struct mr_sb *sb, struct mr_buf *b)
 {
     const char *role;
-    head(b, "millrace_backend_up", "gauge", "1 when the prober's last probe succeeded.");
-    for (int i = 0; i <= sb->n_pg; i++) {
-        const struct mr_backend_slot *s = backend_at(sb, i, &role);
-        mr_buf_printf(b, "millrace_backend_up{backend=\"%s\",role=\"%s\"} %d\n", s->name, role,
-                      MR_SB_LOAD(s->up) == 1);
-    }
-    head(b, "millrace_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 open, 2 half-open.");
-    for (int i = 0; i <= sb->n_pg; i++) {
-        const struct mr_backend_slot *s = backend_at(sb, i, &role);
-        mr_buf_printf(b, "millrace_breaker_state{backend=\"%s\",role=\"%s\"} %d\n", s->name, role,
-                      MR_SB_LOAD(s->breaker));
-    }
-    head(b, "millrace_breaker_opened_total", "counter", "Times a circuit breaker opened.");
-    for (int i = 0; i <= sb->n_pg; i++) {
-        const struct mr_backend_slot *s = backend_at(sb, i, &role);
-        mr_buf_printf(b, "millrace_breaker_opened_total{backend=\"%s\",role=\"%s\"} %llu\n",
-                      s->name, role, (unsigned long long)MR_SB_LOAD(s->opened_total));
-    }
-    head(b, "millrace_backend_failures_total", "counter",
-         "Calls to a backend that failed or timed out.");
-    for (int i = 0; i <= sb->n_pg; i++) {
-        const struct mr_backend_slot *s = backend_at(sb, i, &role);
-        mr_buf_printf(b, "millrace_backend_failures_total{backend=\"%s\",role=\"%s\"} %llu\n",
-                      s->name, role, (unsigned long long)MR_SB_LOAD(s->failures_total));
+    for (size_t k = 0; k < sizeof(backend_series) / sizeof(backend_series[0]); k++) {
+        head(b, backend_series[k].name, backend_series[k].type, backend_series[k].help);
+        for (int i = 0; i <= sb->n_pg; i++) {
+            const struct mr_backend_slot *s = backend_at(sb, i, &role);
+            mr_buf_printf(b, "%s{backend=\"%s\",role=\"%s\"} %lld\n", backend_series[k].name,
+                          s->name, role, backend_series[k].value(s));
+        }
     }
     head(b, "millrace_backend_probe_age_seconds", "gauge",
          "Time since the prober last probed the backend (a hung prober shows here).");

@@ -69,11 +69,24 @@ route_count(const struct mr_sb_route *r)
     return n;
 }
 
+/* The next route after `after` (-1: from the start) that has served a request, the unmatched
+ * row last, with its name in `name`; -1 when none is left. */
+static int
+next_served_route(const struct mr_sb *sb, int after, char *name, size_t cap)
+{
+    for (int i = after + 1; i <= MR_SB_MAX_ROUTES; i++) {
+        if ((i >= sb->n_labels && i != MR_SB_MAX_ROUTES) || route_count(&sb->routes[i]) == 0)
+            continue;
+        route_name(name, cap, sb, (size_t)i);
+        return i;
+    }
+    return -1;
+}
+
 static void
 render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_status_opts *o,
             struct mr_buf *b)
 {
-    size_t n = (size_t)sb->n_labels;
     struct field f[16];
     pool_fields(sb, f, mr_sb_census(sb, 0, 0));
     char when[64];
@@ -86,11 +99,9 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_st
     for (int i = 0; f[i].name; i++)
         mr_buf_printf(b, "%s:%*s%lld\n", f[i].name, (int)(21 - strlen(f[i].name)), "", f[i].v);
     mr_buf_printf(b, "max children:         %d\n", cfg->workers);
-    for (size_t i = 0; i <= MR_SB_MAX_ROUTES; i++) {
-        if ((i >= n && i != MR_SB_MAX_ROUTES) || route_count(&sb->routes[i]) == 0)
-            continue;
-        char name[96];
-        route_name(name, sizeof(name), sb, i);
+    char name[96];
+    for (int i = next_served_route(sb, -1, name, sizeof(name)); i >= 0;
+         i = next_served_route(sb, i, name, sizeof(name))) {
         const atomic_uint_fast64_t *h = sb->routes[i].hist;
         mr_buf_printf(
             b, "route %s: requests %llu p50_ms %.3f p95_ms %.3f p99_ms %.3f\n", name,
@@ -122,14 +133,11 @@ render_text(const struct mr_sb *sb, const struct mr_cfg *cfg, const struct mr_st
 static void
 render_json_routes(const struct mr_sb *sb, struct mr_json *j)
 {
-    size_t n = (size_t)sb->n_labels;
     mr_json_key(j, "routes");
     mr_json_arr(j);
-    for (size_t i = 0; i <= MR_SB_MAX_ROUTES; i++) {
-        if ((i >= n && i != MR_SB_MAX_ROUTES) || route_count(&sb->routes[i]) == 0)
-            continue;
-        char name[96];
-        route_name(name, sizeof(name), sb, i);
+    char name[96];
+    for (int i = next_served_route(sb, -1, name, sizeof(name)); i >= 0;
+         i = next_served_route(sb, i, name, sizeof(name))) {
         const atomic_uint_fast64_t *h = sb->routes[i].hist;
         mr_json_obj(j);
         mr_json_key(j, "route");

@@ -246,14 +246,20 @@ mr_mgr__reap(struct mr_mgr *m, int64_t now)
     }
 }
 
-void
-mr_mgr__signal_servers(struct mr_mgr *m, int sig)
+static void
+signal_workers(struct mr_mgr *m, int sig)
 {
     for (int i = mr_sb_next_live(m->sb, -1); i >= 0; i = mr_sb_next_live(m->sb, i)) {
         pid_t pid = atomic_load(&m->sb->workers[i].pid);
         if (pid > 0)
             (void)kill(pid, sig);
     }
+}
+
+void
+mr_mgr__signal_servers(struct mr_mgr *m, int sig)
+{
+    signal_workers(m, sig);
     if (m->procs.status_pid > 0)
         (void)kill(m->procs.status_pid, sig);
 }
@@ -261,11 +267,7 @@ mr_mgr__signal_servers(struct mr_mgr *m, int sig)
 void
 mr_mgr__signal_all(struct mr_mgr *m, int sig)
 {
-    for (int i = mr_sb_next_live(m->sb, -1); i >= 0; i = mr_sb_next_live(m->sb, i)) {
-        pid_t pid = atomic_load(&m->sb->workers[i].pid);
-        if (pid > 0)
-            (void)kill(pid, sig);
-    }
+    signal_workers(m, sig);
     if (m->procs.prober > 0)
         (void)kill(m->procs.prober, SIGTERM);
     if (m->procs.status_pid > 0)
