@@ -120,10 +120,10 @@ mr_mgr__sample_load(struct mr_mgr *m, int64_t now)
 /* Requests per second and P99 over the last interval, from the difference between two
  * snapshots of the routes' histograms: what `systemctl status` shows. */
 static void
-status_line(struct mr_mgr *m, int64_t now, char *line, size_t cap)
+systemd_status_line(struct mr_mgr *m, int64_t now, char *line, size_t cap)
 {
     struct mr_mgr_checks *k = &m->checks;
-    int64_t interval_ms = now - k->last_status_ms;
+    int64_t interval_ms = now - k->last_systemd_status_ms;
     atomic_uint_fast64_t delta[MR_HIST_BUCKETS];
     for (int b = 0; b < MR_HIST_BUCKETS; b++) {
         uint64_t sum = 0;
@@ -143,7 +143,7 @@ status_line(struct mr_mgr *m, int64_t now, char *line, size_t cap)
 }
 
 void
-mr_mgr__report_status(struct mr_mgr *m, int64_t now)
+mr_mgr__notify_systemd_status(struct mr_mgr *m, int64_t now)
 {
     struct mr_mgr_checks *k = &m->checks;
     int64_t wd = mr_notify_watchdog_ms();
@@ -153,11 +153,11 @@ mr_mgr__report_status(struct mr_mgr *m, int64_t now)
     }
     /* The first line right away (systemctl status shows something at once), then every
      * 10 s; each covers the time since the one before (the first: since start). */
-    if (k->status_sent && now - k->last_status_ms < 10000)
+    if (k->systemd_status_sent && now - k->last_systemd_status_ms < 10000)
         return;
-    k->status_sent = true;
+    k->systemd_status_sent = true;
     char line[192];
-    status_line(m, now, line, sizeof(line));
-    k->last_status_ms = now;
+    systemd_status_line(m, now, line, sizeof(line));
+    k->last_systemd_status_ms = now;
     (void)mr_notify(line);
 }

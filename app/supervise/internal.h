@@ -38,8 +38,8 @@ struct mr_mgr_checks {
     int64_t last_rss_ms;
     uint64_t prev_hist[MR_HIST_BUCKETS]; /* all routes, at the last STATUS= */
     uint64_t prev_accepted;
-    int64_t last_status_ms;
-    bool status_sent;
+    int64_t last_systemd_status_ms;
+    bool systemd_status_sent;
     int64_t last_watchdog_ms;
 };
 
@@ -86,6 +86,6 @@ void mr_mgr__restart_prober(struct mr_mgr *m);
 void mr_mgr__watch_workers(struct mr_mgr *m, int64_t now);
 void mr_mgr__sample_load(struct mr_mgr *m, int64_t now);
 void mr_mgr__sample_rss(struct mr_mgr *m, int64_t now);
-void mr_mgr__report_status(struct mr_mgr *m, int64_t now);
+void mr_mgr__notify_systemd_status(struct mr_mgr *m, int64_t now);
 
 #endif

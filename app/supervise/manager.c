@@ -245,7 +245,7 @@ tick(struct mr_mgr *m, int64_t now)
         mr_mgr__spawn_status(m, now);
     mr_mgr__sample_load(m, now);
     mr_mgr__sample_rss(m, now);
-    mr_mgr__report_status(m, now);
+    mr_mgr__notify_systemd_status(m, now);
 }
 
 int
@@ -269,7 +269,7 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
     sigset_t wait_mask;
     install_signals(&wait_mask);
     int64_t now = mr_clock_ms();
-    m.checks.last_status_ms = now; /* the first STATUS= interval starts here, not at boot */
+    m.checks.last_systemd_status_ms = now; /* the first STATUS= interval starts here, not at boot */
     mr_mgr__spawn_prober(&m, now);
     if (status_l->fd >= 0)
         mr_mgr__spawn_status(&m, now);
