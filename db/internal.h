@@ -117,4 +117,15 @@ MR_MUST_CHECK int mr_db__get_bool(const PGresult *r, int row, int col, bool *out
 MR_MUST_CHECK int mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err);
 MR_MUST_CHECK int mr_db__write(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err);
 
+/* Whether replica i (1..n_replicas) may take a read now: lag within max_replica_lag_ms (unless
+ * ignore_lag), not in reconnect backoff, breaker routable. The breaker is asked last: it may
+ * make the caller its one half-open probe. */
+bool mr_db__replica_usable(struct mr_db *db, int i, int64_t now_ms, bool ignore_lag);
+
+/* The round-robin pick: from *cursor (0..n-1), the first replica index i (1..n) not in `tried`
+ * (bit i) for which usable(arg, i) holds, asked in that order and no further; the cursor moves
+ * past it. -1 when none. Pure given `usable`, so the rotation is unit-tested. */
+typedef bool (*mr_db__usable_fn)(void *arg, int i);
+int mr_db__next_replica(int n, int *cursor, unsigned tried, mr_db__usable_fn usable, void *arg);
+
 #endif

@@ -59,8 +59,8 @@ attempt(struct mr_db *db, int i, mr_db__run_fn fn, void *arg, struct mr_err *err
     return rc;
 }
 
-static bool
-replica_usable(struct mr_db *db, int i, int64_t now_ms, bool ignore_lag)
+bool
+mr_db__replica_usable(struct mr_db *db, int i, int64_t now_ms, bool ignore_lag)
 {
     struct mr_backend_slot *s = db->conns[i].slot;
     if (!ignore_lag &&
@@ -71,20 +71,40 @@ replica_usable(struct mr_db *db, int i, int64_t now_ms, bool ignore_lag)
     return mr_breaker_routable(s, &db->cfg->breaker, now_ms);
 }
 
-/* The next usable replica not in `tried` (a bit per backend index), or -1. */
-static int
-pick_replica(struct mr_db *db, unsigned tried, int64_t now_ms, bool ignore_lag)
+struct mr_db__pick_arg {
+    struct mr_db *db;
+    int64_t now_ms;
+    bool ignore_lag;
+};
+
+static bool
+replica_usable_now(void *arg, int i)
 {
-    int n = db->cfg->n_replicas;
+    struct mr_db__pick_arg *a = arg;
+    return mr_db__replica_usable(a->db, i, a->now_ms, a->ignore_lag);
+}
+
+int
+mr_db__next_replica(int n, int *cursor, unsigned tried, mr_db__usable_fn usable, void *arg)
+{
     for (int k = 0; k < n; k++) {
-        int r = (db->next_replica + k) % n;
+        int r = (*cursor + k) % n;
         int i = 1 + r;
-        if ((tried & (1u << i)) == 0 && replica_usable(db, i, now_ms, ignore_lag)) {
-            db->next_replica = (r + 1) % n;
+        if ((tried & (1u << i)) == 0 && usable(arg, i)) {
+            *cursor = (r + 1) % n;
             return i;
         }
     }
     return -1;
+}
+
+/* The next usable replica not in `tried` (a bit per backend index), or -1. */
+static int
+pick_replica(struct mr_db *db, unsigned tried, int64_t now_ms, bool ignore_lag)
+{
+    struct mr_db__pick_arg a = {db, now_ms, ignore_lag};
+    return mr_db__next_replica(db->cfg->n_replicas, &db->next_replica, tried, replica_usable_now,
+                               &a);
 }
 
 static bool

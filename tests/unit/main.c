@@ -23,9 +23,12 @@ main(void)
         json_suite,
         keepconn_suite,
         log_suite,
+        params_suite,
+        pool_suite,
         rand_suite,
         reload_suite,
         request_suite,
+        route_suite,
         router_suite,
         scoreboard_suite,
     };
