@@ -27,12 +27,12 @@ view(int total, int idle, int starting, int queue)
     return v;
 }
 
-#define ck_plan(cfg, v, want_spawn, want_retire)                                                  \
-    do {                                                                                          \
-        struct mr_pool_view v_ = (v);                                                             \
-        struct mr_pool_plan p_ = mr_pool_plan(&(cfg), &v_);                                       \
-        ck_assert_int_eq(p_.spawn, (want_spawn));                                                 \
-        ck_assert_int_eq(p_.retire, (want_retire));                                               \
+#define ck_plan(cfg, v, want_spawn, want_retire)                                                   \
+    do {                                                                                           \
+        struct mr_pool_view v_ = (v);                                                              \
+        struct mr_pool_plan p_ = mr_pool_plan(&(cfg), &v_);                                        \
+        ck_assert_int_eq(p_.spawn, (want_spawn));                                                  \
+        ck_assert_int_eq(p_.retire, (want_retire));                                                \
     } while (0)
 
 START_TEST(test_pool_static_fills_to_workers)
