@@ -116,6 +116,34 @@ mr_db__conn_fini(struct mr_db__conn *c)
     c->values = NULL;
 }
 
+int
+mr_db__conns_init(struct mr_db__conn *conns, const struct mr_db_cfg *cfg,
+                  struct mr_backend_slot *slots, const struct mr_db__stmt *stmts, int n_stmts,
+                  bool is_probe, struct mr_err *err)
+{
+    for (int i = 0; i < 1 + cfg->n_replicas; i++) {
+        struct mr_db__conn *c = &conns[i];
+        c->slot = &slots[i];
+        c->stmts = stmts;
+        c->n_stmts = n_stmts;
+        int rc = mr_db__conn_init(c, i == 0 ? cfg->primary : cfg->replicas[i - 1], cfg, err);
+        if (is_probe)
+            mr_backend_policy_init(&c->policy, c->slot, NULL, 0, 0); /* see backend.h */
+        if (rc != 0) {
+            mr_db__conns_fini(conns, i + 1);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void
+mr_db__conns_fini(struct mr_db__conn *conns, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        mr_db__conn_fini(&conns[i]);
+}
+
 /* Closed and in backoff (app/lib/backend.c, which voids it once the prober saw the database
  * come back). */
 bool

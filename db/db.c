@@ -38,17 +38,13 @@ mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health, struct mr_db
     db->cfg = cfg;
     db->health = health;
     db->n_conns = 1 + cfg->n_replicas;
-    for (int i = 0; i < db->n_conns; i++) {
-        struct mr_db__conn *c = &db->conns[i];
-        c->slot = &health.slots[i];
-        c->stats = &db->stats[i];
-        c->stmts = mr_db__stmts;
-        c->n_stmts = mr_db__n_stmts;
-        rc = mr_db__conn_init(c, i == 0 ? cfg->primary : cfg->replicas[i - 1], cfg, err);
-        if (rc != 0) {
-            mr_db_close(&db);
-            return rc;
-        }
+    for (int i = 0; i < db->n_conns; i++)
+        db->conns[i].stats = &db->stats[i];
+    rc = mr_db__conns_init(db->conns, cfg, health.slots, mr_db__stmts, mr_db__n_stmts, false, err);
+    if (rc != 0) {
+        db->n_conns = 0; /* finished already */
+        mr_db_close(&db);
+        return rc;
     }
     *out = db;
     return 0;
@@ -60,9 +56,7 @@ mr_db_close(struct mr_db **dbp)
     struct mr_db *db = *dbp;
     if (db == NULL)
         return;
-    /* Reverse order of opening; conn_fini is harmless on a connection never initialised. */
-    for (int i = db->n_conns - 1; i >= 0; i--)
-        mr_db__conn_fini(&db->conns[i]);
+    mr_db__conns_fini(db->conns, db->n_conns);
     free(db->text);
     free(db->pairs);
     free(db);

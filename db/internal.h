@@ -91,6 +91,14 @@ mr_db__deadline(int64_t now_ms, int timeout_ms, int64_t limit_ms)
 MR_MUST_CHECK int mr_db__conn_init(struct mr_db__conn *c, const char *conninfo,
                                    const struct mr_db_cfg *cfg, struct mr_err *err);
 void mr_db__conn_fini(struct mr_db__conn *c);
+/* One connection per backend of cfg: conns[0] the primary, conns[i] replica i, on slots[i],
+ * each preparing stmts after every connect; is_probe gives them a probe's policy
+ * (backend.h). Connects to nothing. On failure the ones made are finished again. */
+MR_MUST_CHECK int mr_db__conns_init(struct mr_db__conn *conns, const struct mr_db_cfg *cfg,
+                                    struct mr_backend_slot *slots, const struct mr_db__stmt *stmts,
+                                    int n_stmts, bool is_probe, struct mr_err *err);
+/* Finishes conns[n-1] down to conns[0]; harmless on a connection never initialised. */
+void mr_db__conns_fini(struct mr_db__conn *conns, int n);
 bool mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms);
 MR_MUST_CHECK int mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err);
 void mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms);

@@ -169,17 +169,11 @@ mr_db_probe_open(const struct mr_db_cfg *cfg, struct mr_db_health health, struct
     p->cfg = cfg;
     p->health = health;
     p->n_conns = 1 + cfg->n_replicas;
-    for (int i = 0; i < p->n_conns; i++) {
-        struct mr_db__conn *c = &p->conns[i];
-        c->slot = &health.slots[i];
-        c->stmts = &probe_stmt;
-        c->n_stmts = 1;
-        int rc = mr_db__conn_init(c, i == 0 ? cfg->primary : cfg->replicas[i - 1], cfg, err);
-        mr_backend_policy_init(&c->policy, c->slot, NULL, 0, 0); /* a probe's: see backend.h */
-        if (rc != 0) {
-            mr_db_probe_close(&p);
-            return rc;
-        }
+    int rc = mr_db__conns_init(p->conns, cfg, health.slots, &probe_stmt, 1, true, err);
+    if (rc != 0) {
+        p->n_conns = 0; /* finished already */
+        mr_db_probe_close(&p);
+        return rc;
     }
     *out = p;
     return 0;
@@ -191,8 +185,7 @@ mr_db_probe_close(struct mr_db_probe **pp)
     struct mr_db_probe *p = *pp;
     if (p == NULL)
         return;
-    for (int i = p->n_conns - 1; i >= 0; i--)
-        mr_db__conn_fini(&p->conns[i]);
+    mr_db__conns_fini(p->conns, p->n_conns);
     free(p);
     *pp = NULL;
 }

@@ -89,6 +89,14 @@ gauge(struct mr_buf *b, const char *name, const char *help, long long v)
     mr_buf_printf(b, "%s %lld\n", name, v);
 }
 
+/* One series of one value, for the tables below. */
+struct sample {
+    const char *name;
+    const char *type; /* "gauge" or "counter" */
+    const char *help;
+    long long value;
+};
+
 static const struct mr_backend_slot *
 backend_at(const struct mr_sb *sb, int i, const char **role)
 {
@@ -196,25 +204,32 @@ render_pool(const struct mr_sb *sb, struct mr_buf *b)
     head(b, "millrace_workers", "gauge", "Worker processes by state.");
     for (int s = 1; s < 6; s++)
         mr_buf_printf(b, "millrace_workers{state=\"%s\"} %d\n", names[s], c.by_state[s]);
-    gauge(b, "millrace_listen_queue", "Connections waiting in the accept queue (last sample).",
-          MR_SB_LOAD(sb->pool.listen_queue));
-    gauge(b, "millrace_listen_queue_max", "Most connections seen waiting in the accept queue.",
-          MR_SB_LOAD(sb->pool.max_listen_queue));
-    gauge(b, "millrace_active_workers_max", "Most workers seen busy at once.",
-          MR_SB_LOAD(sb->pool.max_active));
-    counter(b, "millrace_respawns_total", "Workers replaced after an unplanned exit.",
-            MR_SB_LOAD(sb->pool.respawns));
-    counter(b, "millrace_killed_timeout_total", "Workers killed for exceeding a time limit.",
-            MR_SB_LOAD(sb->pool.killed_timeout));
-    counter(b, "millrace_slow_requests_total", "Requests slower than log.slow_ms.",
-            MR_SB_LOAD(sb->pool.slow_requests));
-    counter(b, "millrace_max_children_reached_total",
-            "Times every worker was busy while connections waited.",
-            MR_SB_LOAD(sb->pool.max_children_reached));
-    counter(b, "millrace_shed_total", "Requests answered 503 by load shedding.",
-            MR_SB_LOAD(sb->pool.shed));
-    gauge(b, "millrace_start_time_seconds", "Unix time the manager started.",
-          (long long)MR_SB_LOAD(sb->pool.start_time));
+    /* One line each: the pool's single-valued series. */
+    const struct sample pool[] = {
+        {"millrace_listen_queue", "gauge", "Connections waiting in the accept queue (last sample).",
+         MR_SB_LOAD(sb->pool.listen_queue)},
+        {"millrace_listen_queue_max", "gauge", "Most connections seen waiting in the accept queue.",
+         MR_SB_LOAD(sb->pool.max_listen_queue)},
+        {"millrace_active_workers_max", "gauge", "Most workers seen busy at once.",
+         MR_SB_LOAD(sb->pool.max_active)},
+        {"millrace_respawns_total", "counter", "Workers replaced after an unplanned exit.",
+         (long long)MR_SB_LOAD(sb->pool.respawns)},
+        {"millrace_killed_timeout_total", "counter", "Workers killed for exceeding a time limit.",
+         (long long)MR_SB_LOAD(sb->pool.killed_timeout)},
+        {"millrace_slow_requests_total", "counter", "Requests slower than log.slow_ms.",
+         (long long)MR_SB_LOAD(sb->pool.slow_requests)},
+        {"millrace_max_children_reached_total", "counter",
+         "Times every worker was busy while connections waited.",
+         (long long)MR_SB_LOAD(sb->pool.max_children_reached)},
+        {"millrace_shed_total", "counter", "Requests answered 503 by load shedding.",
+         (long long)MR_SB_LOAD(sb->pool.shed)},
+        {"millrace_start_time_seconds", "gauge", "Unix time the manager started.",
+         (long long)MR_SB_LOAD(sb->pool.start_time)},
+    };
+    for (size_t i = 0; i < sizeof(pool) / sizeof(pool[0]); i++) {
+        head(b, pool[i].name, pool[i].type, pool[i].help);
+        mr_buf_printf(b, "%s %lld\n", pool[i].name, pool[i].value);
+    }
 }
 
 void

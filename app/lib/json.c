@@ -69,6 +69,16 @@ mr_json_arr_end(struct mr_json *j)
     close_level(j, ']');
 }
 
+/* The letter of c's two-character escape (\" \\ \n \r \t \b \f), or 0: \u00XX. */
+static char
+short_escape(unsigned char c)
+{
+    static const char from[] = "\"\\\n\r\t\b\f";
+    static const char to[] = "\"\\nrtbf";
+    const char *p = c != 0 ? strchr(from, c) : NULL;
+    return p != NULL ? to[p - from] : 0;
+}
+
 void
 mr_json_escape(struct mr_buf *b, const char *s, size_t len)
 {
@@ -80,32 +90,13 @@ mr_json_escape(struct mr_buf *b, const char *s, size_t len)
             continue;
         mr_buf_append(b, s + run, i - run);
         run = i + 1;
-        switch (c) {
-        case '"':
-            mr_buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            mr_buf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            mr_buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            mr_buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            mr_buf_append(b, "\\t", 2);
-            break;
-        case '\b':
-            mr_buf_append(b, "\\b", 2);
-            break;
-        case '\f':
-            mr_buf_append(b, "\\f", 2);
-            break;
-        default: {
+        char e = short_escape(c);
+        if (e != 0) {
+            char two[2] = {'\\', e};
+            mr_buf_append(b, two, 2);
+        } else {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             mr_buf_append(b, u, 6);
-        }
         }
     }
     mr_buf_append(b, s + run, len - run);
