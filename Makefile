@@ -19,9 +19,10 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 
 WARN    = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wformat=2 -Wvla
-BASE    = -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN)
+BASE    = -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) -fvisibility=hidden
 REL_CFLAGS  = $(BASE) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
-REL_LDFLAGS = -pie -Wl,-z,relro,-z,now
+# -rdynamic: modules resolve millrace.h's functions (the only symbols not hidden) in the binary.
+REL_LDFLAGS = -pie -rdynamic -Wl,-z,relro,-z,now
 SAN         = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_CFLAGS = $(BASE) -O1 -g $(SAN) -DMR_TEST_BUILD
 
@@ -60,7 +61,7 @@ millrace: $(REL_OBJ)
 
 # The test build: sanitizers on, and the test-only handlers (MR_TEST_BUILD) compiled in.
 build/asan/millrace-test: $(ASAN_OBJ)
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(ASAN_CFLAGS) -rdynamic -o $@ $^ $(PKG_LIBS) -lm
 
 build/asan/unit-tests: $(UNIT_OBJ) $(ASAN_LIB)
 	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm

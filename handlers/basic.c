@@ -4,14 +4,15 @@
 #include "app/lib/json.h"
 #include "handlers/handlers.h"
 
-void
+int
 h_plaintext(struct mr_ctx *ctx)
 {
     mr_resp_type(&ctx->resp, "text/plain");
     mr_buf_append(mr_resp_body(&ctx->resp), "Hello, World!", 13);
+    return 0;
 }
 
-void
+int
 h_json(struct mr_ctx *ctx)
 {
     /* Serialized per request, as TechEmpower requires (no cached body). */
@@ -22,11 +23,13 @@ h_json(struct mr_ctx *ctx)
     mr_json_cstr(&j, "Hello, World!");
     mr_json_obj_end(&j);
     mr_resp_type(&ctx->resp, "application/json");
+    return 0;
 }
 
-void
+int
 h_healthz(struct mr_ctx *ctx)
 {
     mr_resp_type(&ctx->resp, "text/plain");
     mr_buf_append(mr_resp_body(&ctx->resp), "ok\n", 3);
+    return 0;
 }

@@ -20,7 +20,7 @@ by_message(const void *a, const void *b)
     return (x->message_len > y->message_len) - (x->message_len < y->message_len);
 }
 
-void
+int
 h_fortunes(struct mr_ctx *ctx)
 {
     static const char added[] = "Additional fortune added at request time.";
@@ -32,12 +32,12 @@ h_fortunes(struct mr_ctx *ctx)
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
         mr_handler_unavailable(ctx, "database unavailable", &err);
-        return;
+        return 0;
     }
     struct mr_fortune *all = mr_arena_alloc(ctx->arena, (n + 1) * sizeof(*all));
     if (all == NULL) {
         mr_resp_error(&ctx->resp, 500, "request too large");
-        return;
+        return 0;
     }
     if (n > 0)
         memcpy(all, rows, n * sizeof(*all));
@@ -55,4 +55,5 @@ h_fortunes(struct mr_ctx *ctx)
     }
     mr_buf_puts(b, "</table></body></html>");
     mr_resp_type(&ctx->resp, "text/html; charset=utf-8");
+    return 0;
 }

@@ -14,23 +14,23 @@ extern const struct mr_route mr_handler_table[];
 extern const size_t mr_handler_count;
 
 /* basic.c */
-void h_plaintext(struct mr_ctx *ctx);
-void h_json(struct mr_ctx *ctx);
-void h_healthz(struct mr_ctx *ctx);
+int h_plaintext(struct mr_ctx *ctx);
+int h_json(struct mr_ctx *ctx);
+int h_healthz(struct mr_ctx *ctx);
 
 /* world.c: /db, /queries, /cached-queries, /updates */
-void h_db(struct mr_ctx *ctx);
-void h_queries(struct mr_ctx *ctx);
-void h_cached_queries(struct mr_ctx *ctx);
-void h_updates(struct mr_ctx *ctx);
+int h_db(struct mr_ctx *ctx);
+int h_queries(struct mr_ctx *ctx);
+int h_cached_queries(struct mr_ctx *ctx);
+int h_updates(struct mr_ctx *ctx);
 
 /* fortunes.c */
-void h_fortunes(struct mr_ctx *ctx);
+int h_fortunes(struct mr_ctx *ctx);
 
 /* monitoring.c: /readyz, /status, /metrics */
-void h_readyz(struct mr_ctx *ctx);
-void h_status(struct mr_ctx *ctx);
-void h_metrics(struct mr_ctx *ctx);
+int h_readyz(struct mr_ctx *ctx);
+int h_status(struct mr_ctx *ctx);
+int h_metrics(struct mr_ctx *ctx);
 
 /* unavailable.c: a backend failed: answers 503 with `what` (fixed text, shown to the client)
  * and keeps err's reason for the request's log line. */
@@ -42,8 +42,8 @@ extern const size_t mr_status_count;
 
 #ifdef MR_TEST_BUILD
 /* testonly.c: compiled only into the test build */
-void h_test_sleep(struct mr_ctx *ctx);
-void h_test_echo(struct mr_ctx *ctx);
+int h_test_sleep(struct mr_ctx *ctx);
+int h_test_echo(struct mr_ctx *ctx);
 #endif
 
 #endif

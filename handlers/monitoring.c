@@ -15,7 +15,7 @@ state_name(int up)
     return up == 1 ? "up" : up == 0 ? "down" : "unknown";
 }
 
-void
+int
 h_readyz(struct mr_ctx *ctx)
 {
     bool ready = false;
@@ -38,9 +38,10 @@ h_readyz(struct mr_ctx *ctx)
     mr_json_obj_end(&j);
     mr_resp_type(&ctx->resp, "application/json");
     mr_resp_status(&ctx->resp, ready ? 200 : 503);
+    return 0;
 }
 
-void
+int
 h_status(struct mr_ctx *ctx)
 {
     struct mr_status_opts o = {
@@ -49,11 +50,13 @@ h_status(struct mr_ctx *ctx)
     };
     mr_status_render(ctx->sb, ctx->cfg, &o, mr_resp_body(&ctx->resp));
     mr_resp_type(&ctx->resp, o.json ? "application/json" : "text/plain");
+    return 0;
 }
 
-void
+int
 h_metrics(struct mr_ctx *ctx)
 {
     mr_metrics_render(ctx->sb, mr_resp_body(&ctx->resp));
     mr_resp_type(&ctx->resp, "text/plain; version=0.0.4; charset=utf-8");
+    return 0;
 }

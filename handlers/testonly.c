@@ -7,7 +7,7 @@
 
 #include "handlers/handlers.h"
 
-void
+int
 h_test_sleep(struct mr_ctx *ctx)
 {
     const char *ms = mr_req_query(&ctx->req, "ms");
@@ -19,14 +19,16 @@ h_test_sleep(struct mr_ctx *ctx)
         ;
     mr_resp_type(&ctx->resp, "text/plain");
     mr_buf_puts(mr_resp_body(&ctx->resp), "slept\n");
+    return 0;
 }
 
-void
+int
 h_test_echo(struct mr_ctx *ctx)
 {
     mr_resp_type(&ctx->resp, "application/octet-stream");
     if (ctx->req.body != NULL)
         mr_buf_append(mr_resp_body(&ctx->resp), ctx->req.body, ctx->req.body_len);
+    return 0;
 }
 #else
 /* ISO C forbids an empty translation unit. */

@@ -67,20 +67,21 @@ read_worlds(struct mr_ctx *ctx, const int32_t *ids, int n)
     return rows;
 }
 
-void
+int
 h_db(struct mr_ctx *ctx)
 {
     int32_t id = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
     struct mr_world *row = read_worlds(ctx, &id, 1);
     if (row == NULL)
-        return;
+        return 0;
     struct mr_json j;
     mr_json_init(&j, mr_resp_body(&ctx->resp));
     write_world(&j, row);
     mr_resp_type(&ctx->resp, "application/json");
+    return 0;
 }
 
-void
+int
 h_queries(struct mr_ctx *ctx)
 {
     int n = mr_clamp_queries(mr_req_query(&ctx->req, "queries"));
@@ -89,6 +90,7 @@ h_queries(struct mr_ctx *ctx)
     struct mr_world *rows = read_worlds(ctx, ids, n);
     if (rows != NULL)
         write_worlds(ctx, rows, n);
+    return 0;
 }
 
 static void
@@ -172,7 +174,7 @@ fill_misses(struct mr_ctx *ctx, const int32_t *ids, struct mr_cache_item *items,
     return 0;
 }
 
-void
+int
 h_cached_queries(struct mr_ctx *ctx)
 {
     int n = mr_clamp_queries(mr_req_query(&ctx->req, "count"));
@@ -181,7 +183,7 @@ h_cached_queries(struct mr_ctx *ctx)
     char *keys = mr_arena_alloc(ctx->arena, (size_t)n * KEY_CAP);
     if (items == NULL || rows == NULL || keys == NULL) {
         mr_resp_error(&ctx->resp, 500, "request too large");
-        return;
+        return 0;
     }
     int32_t ids[MR_QUERIES_MAX];
     random_ids(ctx, ids, n);
@@ -201,6 +203,7 @@ h_cached_queries(struct mr_ctx *ctx)
     }
     if (fill_misses(ctx, ids, items, rows, n, rc == 0) == 0)
         write_worlds(ctx, rows, n);
+    return 0;
 }
 
 /* n distinct ids: a bitmap of the 10,000 rows makes the draw O(n) without sorting. */
@@ -239,14 +242,14 @@ refresh_cache(struct mr_ctx *ctx, const struct mr_world *rows, int n)
     ctx->backend_us += mr_clock_us() - t0;
 }
 
-void
+int
 h_updates(struct mr_ctx *ctx)
 {
     int n = mr_clamp_queries(mr_req_query(&ctx->req, "queries"));
     struct mr_world *rows = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*rows));
     if (rows == NULL) {
         mr_resp_error(&ctx->resp, 500, "request too large");
-        return;
+        return 0;
     }
     int32_t ids[MR_QUERIES_MAX];
     distinct_ids(ctx, ids, n);
@@ -260,8 +263,9 @@ h_updates(struct mr_ctx *ctx)
     ctx->backend_us += mr_clock_us() - t0;
     if (rc < 0) {
         mr_handler_unavailable(ctx, "primary database unavailable", &err);
-        return;
+        return 0;
     }
     refresh_cache(ctx, rows, n);
     write_worlds(ctx, rows, n);
+    return 0;
 }

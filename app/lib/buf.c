@@ -106,21 +106,31 @@ mr_buf_printf(struct mr_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    mr_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void
+mr_buf_vprintf(struct mr_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap); /* a second pass when the first did not fit */
     char *dst = mr_buf_reserve(b, 128);
     int w = dst ? vsnprintf(dst, b->cap - b->len, fmt, ap) : -1;
-    va_end(ap);
     if (w < 0) {
         b->failed = true;
+        va_end(again);
         return;
     }
     if ((size_t)w >= b->cap - b->len) {
         dst = mr_buf_reserve(b, (size_t)w + 1);
-        if (dst == NULL)
+        if (dst == NULL) {
+            va_end(again);
             return;
-        va_start(ap, fmt);
-        (void)vsnprintf(dst, b->cap - b->len, fmt, ap);
-        va_end(ap);
+        }
+        (void)vsnprintf(dst, b->cap - b->len, fmt, again);
     }
+    va_end(again);
     b->len += (size_t)w;
 }
 

@@ -5,6 +5,7 @@
 #ifndef MR_BUF_H
 #define MR_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@ void mr_buf_append(struct mr_buf *b, const void *p, size_t n);
 void mr_buf_puts(struct mr_buf *b, const char *s);
 void mr_buf_putc(struct mr_buf *b, char c);
 void mr_buf_printf(struct mr_buf *b, const char *fmt, ...) MR_PRINTF(2, 3);
+void mr_buf_vprintf(struct mr_buf *b, const char *fmt, va_list ap) MR_PRINTF(2, 0);
 void mr_buf_int(struct mr_buf *b, int64_t v);
 /* Ensures room for n more bytes and returns a pointer to it (NULL when failed); the caller
  * then calls mr_buf_commit with the bytes it wrote. */

@@ -140,3 +140,10 @@ mr_json_bool(struct mr_json *j, bool v)
     sep(j);
     mr_buf_puts(j->b, v ? "true" : "false");
 }
+
+void
+mr_json_null(struct mr_json *j)
+{
+    sep(j);
+    mr_buf_puts(j->b, "null");
+}

@@ -31,6 +31,7 @@ void mr_json_str(struct mr_json *j, const char *s, size_t len);
 void mr_json_cstr(struct mr_json *j, const char *s);
 void mr_json_int(struct mr_json *j, int64_t v);
 void mr_json_bool(struct mr_json *j, bool v);
+void mr_json_null(struct mr_json *j);
 /* Appends s as the inside of a JSON string (no quotes), escaped. */
 void mr_json_escape(struct mr_buf *b, const char *s, size_t len);
 

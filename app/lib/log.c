@@ -107,6 +107,15 @@ mr_log_quote(char *dst, size_t cap, const char *s)
 void
 mr_log(enum mr_log_level level, const char *event, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    mr_vlog(level, event, fmt, ap);
+    va_end(ap);
+}
+
+void
+mr_vlog(enum mr_log_level level, const char *event, const char *fmt, va_list ap)
+{
     if (level > log_level)
         return;
     int saved_errno = errno;
@@ -122,10 +131,7 @@ mr_log(enum mr_log_level level, const char *event, const char *fmt, ...)
     }
     if (fmt != NULL && *fmt != '\0' && n < sizeof(line) - 1) {
         line[n++] = ' ';
-        va_list ap;
-        va_start(ap, fmt);
         int w = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-        va_end(ap);
         if (w > 0)
             n += (size_t)w;
     }

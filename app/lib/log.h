@@ -5,6 +5,7 @@
 #ifndef MR_LOG_H
 #define MR_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,6 +26,9 @@ void mr_log_setup(enum mr_log_level level, bool timestamps);
 /* `<prio>event=EVENT ` then the caller's key=value pairs. Values that may hold spaces, quotes
  * or newlines must go through mr_log_quote. */
 void mr_log(enum mr_log_level level, const char *event, const char *fmt, ...) MR_PRINTF(3, 4);
+/* mr_log with the pairs' arguments as a va_list. */
+void mr_vlog(enum mr_log_level level, const char *event, const char *fmt, va_list ap)
+    MR_PRINTF(3, 0);
 
 /* Writes s into dst as a logfmt value: bare when safe, else quoted with \" \\ \n \r \t and
  * control bytes escaped; truncated to fit. Returns dst. */

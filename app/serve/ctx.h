@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* ctx: everything a handler gets for one request: the parsed request, the response to fill,
- * the request arena, and the worker's config, connections, RNG and scoreboard. Owned by the
- * worker; valid for the duration of the handler call. */
+/* ctx: the struct behind millrace.h's opaque struct mr_ctx: everything a handler gets for one
+ * request: the parsed request, the response to fill, the request arena, and the worker's config,
+ * connections, RNG and scoreboard. Owned by the worker; valid for the duration of the handler call.
+ */
 #ifndef MR_CTX_H
 #define MR_CTX_H
 
 #include <stdint.h>
 
+#include "app/include/millrace.h"
 #include "app/lib/arena.h"
 #include "app/config/config.h"
+#include "app/lib/json.h"
 #include "app/lib/rand.h"
 #include "app/serve/request.h"
 #include "app/serve/response.h"
 #include "app/board/scoreboard.h"
 #include "cache/cache.h"
 #include "db/db.h"
+
+/* millrace.h's opaque JSON writer is the request's struct mr_json. */
+struct mr_jw {
+    struct mr_json w;
+};
 
 struct mr_ctx {
     struct mr_req req;
@@ -25,11 +33,13 @@ struct mr_ctx {
     struct mr_cache *cache;
     struct mr_sb *sb;
     struct mr_rand *rng;
-    int slot;               /* this worker's scoreboard slot */
-    int64_t start_us;       /* monotonic start of the request */
-    int64_t deadline_ms;    /* monotonic; every backend call gets what is left */
-    int64_t backend_us;     /* time spent waiting on Redis and PostgreSQL */
-    const char *err_detail; /* internal reason of a failure, for the log line only */
+    const struct mr_route *route; /* the row being served; NULL before routing */
+    struct mr_jw json;            /* the writer mr_json_begin hands out */
+    int slot;                     /* this worker's scoreboard slot */
+    int64_t start_us;             /* monotonic start of the request */
+    int64_t deadline_ms;          /* monotonic; every backend call gets what is left */
+    int64_t backend_us;           /* time spent waiting on Redis and PostgreSQL */
+    const char *err_detail;       /* internal reason of a failure, for the log line only */
 };
 
 #endif

@@ -71,11 +71,28 @@ should_shed(const struct mr_worker *w)
            atomic_load_explicit(&w->sb->pool.listen_queue, memory_order_relaxed) >= depth;
 }
 
+/* A handler's nonzero return: the uniform error page (millrace.h's contract). */
+static void
+answer_error(struct mr_ctx *ctx, int rc)
+{
+    if (rc == 0)
+        return;
+    int status = rc >= 400 && rc <= 599 ? rc : 500;
+    if (rc != status)
+        ctx->err_detail = "handler returned a value that is not an HTTP error status";
+    if ((ctx->route->flags & MR_ROUTE_HTML) != 0)
+        mr_resp_error_html(&ctx->resp, status, mr_resp_reason(status));
+    else
+        mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
+}
+
 int
 mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
 {
     struct mr_err err;
     int status = mr_req_parse(&ctx->req, w->fcgx.envp, ctx->arena, &w->limits, &err);
+    if (ctx->req.request_id != NULL)
+        ctx->resp.request_id = ctx->req.request_id;
     if (status != 0) {
         mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
         ctx->err_detail = mr_arena_strndup(ctx->arena, err.msg, strlen(err.msg));
@@ -100,7 +117,8 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
         (void)mr_resp_header(&ctx->resp, "Allow", allow);
         return MR_SB_MAX_ROUTES;
     }
-    if (!w->routes[route].never_shed && should_shed(w)) {
+    ctx->route = &w->routes[route];
+    if ((ctx->route->flags & MR_ROUTE_NEVER_SHED) == 0 && should_shed(w)) {
         atomic_fetch_add_explicit(&w->sb->pool.shed, 1, memory_order_relaxed);
         mr_resp_error(&ctx->resp, 503, "overloaded, retry shortly");
         (void)mr_resp_header(&ctx->resp, "Retry-After", "1");
@@ -110,7 +128,7 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     ctx->deadline_ms = ctx->start_us / 1000 + w->cfg->request_timeout_ms;
     mr_db_deadline(w->db, ctx->deadline_ms);
     mr_cache_deadline(w->cache, ctx->deadline_ms);
-    w->routes[route].fn(ctx);
+    answer_error(ctx, ctx->route->handler(ctx));
     return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "app/lib/html.h"
 #include "app/lib/json.h"
 #include "app/serve/response.h"
 
@@ -10,6 +11,7 @@ void
 mr_resp_init(struct mr_resp *r, struct mr_arena *a)
 {
     r->status = 200;
+    r->request_id = "-";
     r->content_type = "text/plain; charset=utf-8";
     mr_buf_init(&r->headers, a, 128);
     mr_buf_init(&r->body, a, 1024);
@@ -65,7 +67,30 @@ mr_resp_error(struct mr_resp *r, int status, const char *message)
     mr_json_cstr(&j, message);
     mr_json_key(&j, "status");
     mr_json_int(&j, status);
+    mr_json_key(&j, "request_id");
+    mr_json_cstr(&j, r->request_id);
     mr_json_obj_end(&j);
+}
+
+void
+mr_resp_error_html(struct mr_resp *r, int status, const char *message)
+{
+    r->status = status;
+    r->content_type = "text/html; charset=utf-8";
+    r->body.len = 0;
+    r->body.failed = false;
+    struct mr_buf *b = &r->body;
+    mr_buf_puts(b, "<!DOCTYPE html><html><head><title>");
+    mr_buf_int(b, status);
+    mr_buf_putc(b, ' ');
+    mr_html_escape(b, message, strlen(message));
+    mr_buf_puts(b, "</title></head><body><h1>");
+    mr_buf_int(b, status);
+    mr_buf_putc(b, ' ');
+    mr_html_escape(b, message, strlen(message));
+    mr_buf_puts(b, "</h1><p>Request id: ");
+    mr_html_escape(b, r->request_id, strlen(r->request_id));
+    mr_buf_puts(b, "</p></body></html>\n");
 }
 
 const char *

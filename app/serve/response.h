@@ -12,6 +12,7 @@
 
 struct mr_resp {
     int status;
+    const char *request_id; /* for error pages; "-" until the request is parsed */
     const char *content_type;
     struct mr_buf headers; /* extra "Name: value\r\n" lines */
     struct mr_buf body;
@@ -25,9 +26,12 @@ void mr_resp_type(struct mr_resp *r, const char *content_type);
 int mr_resp_header(struct mr_resp *r, const char *name, const char *value);
 /* The body buffer to write into (JSON writer, HTML escaper, mr_buf_*). */
 struct mr_buf *mr_resp_body(struct mr_resp *r);
-/* Replaces the response with `{"error":"<message>","status":N}` as application/json. The
- * message must be fixed text, never backend or client input. */
+/* Replaces the response (body and content type; headers stay) with the uniform error page:
+ * `{"error":"<message>","status":N,"request_id":"<id>"}` as application/json. The message
+ * must be fixed text, never backend or client input. */
 void mr_resp_error(struct mr_resp *r, int status, const char *message);
+/* The same page as HTML, for routes that declare MR_ROUTE_HTML. */
+void mr_resp_error_html(struct mr_resp *r, int status, const char *message);
 /* Writes the CGI header block ("Status: ...\r\nContent-Type: ...\r\nContent-Length:
  * ...\r\n...\r\n") into dst. A response whose body buffer failed (arena ceiling) becomes a
  * 500 first. */

@@ -28,7 +28,7 @@ mr_router_match(const struct mr_route *table, size_t n, const char *method, cons
         allow[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         const struct mr_route *r = &table[i];
-        if (strlen(r->path) != path_len || memcmp(r->path, path, path_len) != 0)
+        if (strlen(r->pattern) != path_len || memcmp(r->pattern, path, path_len) != 0)
             continue;
         if (strcmp(r->method, method) == 0 || (is_head && strcmp(r->method, "GET") == 0))
             return (int)i;
@@ -38,7 +38,7 @@ mr_router_match(const struct mr_route *table, size_t n, const char *method, cons
         return -404;
     for (size_t i = 0; i < n; i++) {
         const struct mr_route *r = &table[i];
-        if (strlen(r->path) != path_len || memcmp(r->path, path, path_len) != 0)
+        if (strlen(r->pattern) != path_len || memcmp(r->pattern, path, path_len) != 0)
             continue;
         allow_add(allow, allow_cap, r->method);
         if (strcmp(r->method, "GET") == 0)

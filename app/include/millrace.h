@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* millrace.h: everything an application sees of millrace, and all it may use.
+ *
+ * An application is a shared object built against this header (`pkg-config --cflags
+ * millrace`, `-fPIC -shared`) that defines its routes and hooks with MR_APP (below). The
+ * server loads it (config key `app`), validates it in a throwaway process, and runs its
+ * handlers in a pool of worker processes: one request at a time per process, so a handler
+ * needs no locks and may keep per-worker state in statics set up by its init hook.
+ *
+ * Memory: every pointer a function here returns, and every buffer it writes, lives in the
+ * request's arena unless the comment says otherwise; it stays valid until the response has
+ * been sent, and is released at once afterwards. Never free it; never keep it past the
+ * request. mr_alloc gives the handler memory of the same lifetime.
+ *
+ * Failure: a call that can fail returns a negative errno value (or NULL) and leaves the
+ * response as it was; the handler then usually returns an HTTP status (>= 400), and the
+ * server answers with its uniform error page (JSON, or HTML for MR_ROUTE_HTML routes) that
+ * carries the request id.
+ *
+ * Nothing of libfcgi, libpq, hiredis, libconfig or millrace's internals is visible here; the
+ * types are opaque and the layout of the public structs is versioned by MR_API_VERSION. */
+#ifndef MILLRACE_H
+#define MILLRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a public struct or a function signature changes. A module records the
+ * version it was built with; the server refuses a module built for another one. */
+#define MR_API_VERSION 1
+
+#if defined(__GNUC__)
+#define MR_API __attribute__((visibility("default")))
+#define MR_FMT(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MR_API
+#define MR_FMT(a, b)
+#endif
+
+/* One request being served. Opaque; valid only during the handler call. */
+struct mr_ctx;
+
+/* ---- Routes -------------------------------------------------------------------------- */
+
+/* A handler fills the response and returns 0, or returns an HTTP status from 400 to 599 to
+ * have the server answer its uniform error page with that status instead (whatever the
+ * handler wrote is discarded). Any other return value is a 500. */
+typedef int (*mr_handler_fn)(struct mr_ctx *ctx);
+
+enum mr_route_flags {
+    MR_ROUTE_NEVER_SHED = 1 << 0, /* answered even when the server sheds load (health checks) */
+    MR_ROUTE_HTML = 1 << 1,       /* error pages of this route are HTML, not JSON */
+};
+
+/* One row of an application's route table. method is "GET", "POST", "PUT", "PATCH",
+ * "DELETE" or "OPTIONS" (HEAD is answered by the GET row, without a body); pattern is the
+ * path ("/users"). A table with two rows for the same method and pattern, or a row that
+ * takes a path the server serves itself (/healthz, /readyz, /status, /metrics), is refused
+ * at load with both rows named. */
+struct mr_route {
+    const char *method;
+    const char *pattern;
+    mr_handler_fn handler;
+    unsigned flags; /* enum mr_route_flags */
+};
+
+/* ---- The application ------------------------------------------------------------------ */
+
+/* What the init hook learns about the worker it runs in. */
+struct mr_worker_info {
+    int worker;           /* the worker's slot, 0..workers-1 (for logs) */
+    const char *app_path; /* the module's file as configured */
+};
+
+/* An application: what the module's entry point returns. Static data of the module. */
+struct mr_app {
+    unsigned api_version; /* MR_API_VERSION when built; MR_APP sets it */
+    const char *name;     /* short, for logs and /status */
+    const char *version;  /* the application's own version, e.g. "1.4.2" */
+    const struct mr_route *routes;
+    size_t n_routes;
+    /* Optional. Runs in each worker after fork, before its first request (open files, warm
+     * caches). Returns 0, or a negative errno: the worker exits and the module is refused. */
+    int (*init)(const struct mr_worker_info *w);
+    /* Optional. Runs in each worker before it exits normally. */
+    void (*fini)(void);
+};
+
+/* The symbols a module exports; MR_APP defines both. The server reads the version first and
+ * calls the entry point only when it matches. */
+#define MR_APP_ENTRY "millrace_app"
+#define MR_APP_VERSION_SYMBOL "millrace_app_api_version"
+
+/* Declares the module's application: MR_APP(.name = "site", .routes = routes,
+ * .n_routes = sizeof(routes) / sizeof(routes[0]), .init = site_init). */
+#define MR_APP(...)                                                                                \
+    MR_API const unsigned millrace_app_api_version = MR_API_VERSION;                               \
+    MR_API const struct mr_app *millrace_app(void);                                                \
+    const struct mr_app *millrace_app(void)                                                        \
+    {                                                                                              \
+        static const struct mr_app app = {.api_version = MR_API_VERSION, __VA_ARGS__};             \
+        return &app;                                                                               \
+    }
+
+/* ---- The request ---------------------------------------------------------------------- */
+
+/* "GET", "POST", ...; HEAD requests report "HEAD" and run the GET handler. */
+MR_API const char *mr_method(const struct mr_ctx *ctx);
+/* The path, without the query string, as nginx sent it (DOCUMENT_URI). Sets *len if not
+ * NULL. */
+MR_API const char *mr_path(const struct mr_ctx *ctx, size_t *len);
+/* The decoded value of the first query parameter `name`, or NULL when absent. Repeated keys
+ * are kept: mr_query_at gives the i-th value (0-based) of `name`, or NULL past the last. */
+MR_API const char *mr_query(const struct mr_ctx *ctx, const char *name);
+MR_API const char *mr_query_at(const struct mr_ctx *ctx, const char *name, size_t i);
+/* A request header by its HTTP name ("User-Agent"), or NULL. Case-insensitive. */
+MR_API const char *mr_header(const struct mr_ctx *ctx, const char *name);
+/* The raw body (NUL-terminated for convenience) and its length, or NULL when none. Bodies
+ * larger than max_body_bytes never reach the handler (413). */
+MR_API const char *mr_body(const struct mr_ctx *ctx, size_t *len);
+/* nginx's $request_id (sent as the REQUEST_ID param), or "-". In every error page and log
+ * line of the request. */
+MR_API const char *mr_request_id(const struct mr_ctx *ctx);
+/* Whether the client connection is HTTPS (nginx's HTTPS param is "on"). */
+MR_API bool mr_is_https(const struct mr_ctx *ctx);
+/* The client's address as nginx saw it (REMOTE_ADDR), or "". */
+MR_API const char *mr_remote_addr(const struct mr_ctx *ctx);
+
+/* ---- The response --------------------------------------------------------------------- */
+
+/* The status (default 200). Values outside 100..599 become 500. */
+MR_API void mr_set_status(struct mr_ctx *ctx, int status);
+/* The Content-Type (default "text/plain; charset=utf-8"). The string must outlive the
+ * request (a literal) or come from mr_alloc. */
+MR_API void mr_set_type(struct mr_ctx *ctx, const char *content_type);
+/* Adds a header line. Returns 0, or -EINVAL when the name is not a token or the name or
+ * value holds CR, LF or NUL (nothing is added: no input can split the response). */
+MR_API int mr_add_header(struct mr_ctx *ctx, const char *name, const char *value);
+/* Appends bytes to the body. A body past the arena's ceiling turns the response into a 500;
+ * these calls never fail otherwise. */
+MR_API void mr_write(struct mr_ctx *ctx, const void *data, size_t len);
+MR_API void mr_writef(struct mr_ctx *ctx, const char *fmt, ...) MR_FMT(2, 3);
+/* Appends s[0..len) with & < > " ' escaped for HTML text and attribute values. */
+MR_API void mr_write_html(struct mr_ctx *ctx, const char *s, size_t len);
+/* A redirect: status 301, 302, 303, 307 or 308 (303 after a POST), Location: location.
+ * Returns 0, or -EINVAL for another status or a location holding CR, LF or NUL. */
+MR_API int mr_redirect(struct mr_ctx *ctx, int status, const char *location);
+/* Sets ETag: "<tag>" (tag: printable ASCII without '"') and answers 304 Not Modified,
+ * without a body, when the request's If-None-Match lists it (or is "*"). Returns true when
+ * the response is now a 304 and the handler should return 0 without writing a body. */
+MR_API bool mr_etag(struct mr_ctx *ctx, const char *tag);
+/* Cache-Control: value ("no-store", "public, max-age=60"). Returns 0 or -EINVAL. */
+MR_API int mr_cache_control(struct mr_ctx *ctx, const char *value);
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+/* A streaming JSON writer into the body. mr_json_begin sets Content-Type application/json
+ * and returns the request's writer (in the arena; never NULL). Calls must nest correctly:
+ * key before every value inside an object. Strings are escaped and must be UTF-8. */
+struct mr_jw;
+MR_API struct mr_jw *mr_json_begin(struct mr_ctx *ctx);
+MR_API void mr_jw_object(struct mr_jw *j);
+MR_API void mr_jw_object_end(struct mr_jw *j);
+MR_API void mr_jw_array(struct mr_jw *j);
+MR_API void mr_jw_array_end(struct mr_jw *j);
+MR_API void mr_jw_key(struct mr_jw *j, const char *key);
+MR_API void mr_jw_string(struct mr_jw *j, const char *s);
+MR_API void mr_jw_stringn(struct mr_jw *j, const char *s, size_t len);
+MR_API void mr_jw_int(struct mr_jw *j, long long v);
+MR_API void mr_jw_bool(struct mr_jw *j, bool v);
+MR_API void mr_jw_null(struct mr_jw *j);
+
+/* ---- Memory, randomness, logging ------------------------------------------------------ */
+
+/* n bytes from the request arena (aligned for any type, not zeroed), or NULL past the
+ * arena's ceiling (arena_max_bytes). Released after the response. */
+MR_API void *mr_alloc(struct mr_ctx *ctx, size_t n);
+/* Zeroed n * size bytes, or NULL on overflow or past the ceiling. */
+MR_API void *mr_calloc(struct mr_ctx *ctx, size_t n, size_t size);
+/* A NUL-terminated copy of s[0..len) in the arena, or NULL. */
+MR_API char *mr_strndup(struct mr_ctx *ctx, const char *s, size_t len);
+
+/* A uniform random integer in lo..hi (inclusive), from the worker's generator (seeded per
+ * worker; not for secrets). */
+MR_API int32_t mr_random(struct mr_ctx *ctx, int32_t lo, int32_t hi);
+
+enum mr_level { MR_ERROR = 3, MR_WARNING = 4, MR_INFO = 6, MR_DEBUG = 7 };
+/* One logfmt line: `event=<event> request_id=<id> route=<path> ` then the formatted
+ * key=value pairs (values with spaces must be quoted by the caller). ctx may be NULL
+ * (outside a request, e.g. in init). */
+MR_API void mr_logf(const struct mr_ctx *ctx, enum mr_level level, const char *event,
+                    const char *fmt, ...) MR_FMT(4, 5);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
