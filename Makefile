@@ -8,6 +8,7 @@
 #   make up / down  the local stack in the background / stop it
 
 PREFIX  ?= /usr/local
+VERSION ?= 0.1.0
 DESTDIR ?=
 CC      ?= cc
 WERROR  ?= -Werror
@@ -19,14 +20,17 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 
 WARN    = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wformat=2 -Wvla
-BASE    = -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) -fvisibility=hidden
+BASE    = -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) -fvisibility=hidden -DMR_VERSION='"$(VERSION)"'
 REL_CFLAGS  = $(BASE) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 # -rdynamic: modules resolve millrace.h's functions (the only symbols not hidden) in the binary.
 REL_LDFLAGS = -pie -rdynamic -Wl,-z,relro,-z,now
 SAN         = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_CFLAGS = $(BASE) -O1 -g $(SAN) -DMR_TEST_BUILD
 
-SRC      := $(wildcard app/*.c app/*/*.c handlers/*.c db/*.c cache/*.c)
+# `millrace new`'s template, compiled in as a table of strings.
+GEN_SRC  := build/gen/scaffold_files.c
+SCAFFOLD := $(shell find app/scaffold/template -type f)
+SRC      := $(wildcard app/*.c app/*/*.c handlers/*.c db/*.c cache/*.c) $(GEN_SRC)
 HDR      := $(wildcard app/*/*.h handlers/*.h db/*.h cache/*.h)
 LIB_SRC  := $(filter-out app/main.c,$(SRC))
 UNIT_SRC := $(wildcard tests/unit/*.c tests/unit/*/*.c tests/unit/*/*/*.c)
@@ -47,6 +51,10 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
 	@scripts/deps.sh
 	@mkdir -p $(@D) && touch $@
+
+$(GEN_SRC): scripts/embed.py $(SCAFFOLD)
+	@mkdir -p $(@D)
+	python3 scripts/embed.py app/scaffold/template $@
 
 build/rel/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -109,18 +117,22 @@ lint: deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem --inline-suppr -I. app handlers db cache
 	clang-tidy --quiet -checks='-*,bugprone-*,clang-analyzer-*,cert-err33-c,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-assignment-in-if-condition,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling' \
-	  $(SRC) -- -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
+	  $(filter-out $(GEN_SRC),$(SRC)) -- -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
 
 format:
-	clang-format -i $(SRC) $(HDR) $(UNIT_SRC)
+	clang-format -i $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC)
 # Includes point down the floors of scripts/check-includes.py.
 include-check:
 	@python3 scripts/check-includes.py
 
 format-check:
-	clang-format --dry-run -Werror $(SRC) $(HDR) $(UNIT_SRC)
+	clang-format --dry-run -Werror $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC)
 
 install: millrace
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0644 app/include/millrace.h $(DESTDIR)$(PREFIX)/include/millrace.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' etc/millrace.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/millrace.pc
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/millrace \
 	  $(DESTDIR)/etc/millrace $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 millrace $(DESTDIR)$(PREFIX)/sbin/millrace
@@ -130,7 +142,8 @@ install: millrace
 	test -e $(DESTDIR)/etc/millrace/millrace.conf || \
 	  install -m 0640 etc/millrace.conf $(DESTDIR)/etc/millrace/millrace.conf
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/millrace
+	rm -f $(DESTDIR)$(PREFIX)/sbin/millrace $(DESTDIR)$(PREFIX)/include/millrace.h \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/millrace.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/millrace
 
 clean:

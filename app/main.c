@@ -2,7 +2,8 @@
 /* main: the command line. Loads and validates the config (exit 78 on error), opens or
  * inherits the listening socket, drops privileges, then runs the manager — or, when
  * spawn-fcgi handed us a listening fd 0 (no LISTEN_FDS, not under systemd), runs as a single
- * worker, because spawn-fcgi -F N makes the N processes itself. */
+ * worker, because spawn-fcgi -F N makes the N processes itself. The application module is
+ * checked in a throwaway child first (exit 78 with "file: reason" when it is refused). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include "app/config/config.h"
 #include "app/serve/listen.h"
 #include "app/lib/log.h"
+#include "app/module/module.h"
+#include "app/scaffold/scaffold.h"
 #include "app/supervise/manager.h"
 #include "app/lib/notify.h"
 #include "app/supervise/privs.h"
@@ -28,6 +31,7 @@ static void
 usage(FILE *out)
 {
     (void)fputs("usage: millrace [-c FILE] [-t] [--print-config] [--version] [--help]\n"
+                "       millrace new DIR [--port N]   create an application to start from\n"
                 "  -c, --config FILE   configuration file (default /etc/millrace/millrace.conf)\n"
                 "  -t, --test          check the configuration and exit (0 valid, 78 invalid)\n"
                 "      --print-config  print every setting with its default and meaning, and exit\n"
@@ -46,19 +50,66 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
         mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
         return 1;
     }
+    struct mr_served served;
+    if (mr_served_open(cfg->app, &mr_techempower_app, mr_ops_table, mr_ops_count, &served, &err) <
+        0) {
+        char q[MR_ERR_LEN + 8];
+        mr_log(MR_LOG_ERR, "start_failed", "err=%s", mr_log_quote(q, sizeof(q), err.msg));
+        mr_sb_free(&sb);
+        return MR_EX_CONFIG;
+    }
     atomic_store(&sb->workers[0].pid, getpid());
-    mr_mgr_label_routes(sb, mr_handler_table, mr_handler_count);
-    mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0", getpid());
+    mr_mgr_label_routes(sb, served.routes, served.n_routes);
+    mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0 app=%s", getpid(),
+           served.app->name);
     struct mr_worker_args a = {
-        cfg, sb, 0, &sb->workers[0], l->fd, mr_handler_table, mr_handler_count, true};
+        cfg, sb, 0, &sb->workers[0], l->fd, served.routes, served.n_routes, served.app, true};
     int rc = mr_worker_run(&a);
+    mr_served_close(&served);
     mr_sb_free(&sb);
     return rc;
+}
+
+/* `millrace new DIR [--port N]`. */
+static int
+run_new(int argc, char **argv)
+{
+    int port = 8081;
+    const char *dir = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            char *end;
+            long p = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || p < 1 || p > 65535) {
+                (void)fprintf(stderr, "millrace new: --port %s: expected 1..65535\n", argv[i]);
+                return 64;
+            }
+            port = (int)p;
+        } else if (dir == NULL && argv[i][0] != '-') {
+            dir = argv[i];
+        } else {
+            (void)fprintf(stderr, "millrace new: unexpected argument '%s'\n", argv[i]);
+            return 64;
+        }
+    }
+    if (dir == NULL) {
+        usage(stderr);
+        return 64;
+    }
+    struct mr_err err;
+    if (mr_scaffold_new(dir, port, &err) < 0) {
+        (void)fprintf(stderr, "millrace new: %s\n", err.msg);
+        return 73; /* EX_CANTCREAT */
+    }
+    (void)printf("millrace new: created %s\n  cd %s && make && make run\n", dir, dir);
+    return 0;
 }
 
 int
 main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "new") == 0)
+        return run_new(argc, argv);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
@@ -101,6 +152,15 @@ main(int argc, char **argv)
         return MR_EX_CONFIG;
     }
     if (test_only) {
+        /* At start the manager checks the module itself, after privileges are dropped. */
+        if (*cfg.app != '\0' &&
+            mr_module_check(cfg.app, mr_ops_table, mr_ops_count, MR_MODULE_CHECK_MS, &err) < 0) {
+            (void)fprintf(stderr, "millrace: %s\n", err.msg);
+            mr_cfg_fini(&cfg);
+            return MR_EX_CONFIG;
+        }
+        if (*cfg.app != '\0')
+            (void)printf("millrace: %s: application ok\n", cfg.app);
         (void)printf("millrace: %s: configuration ok\n", path);
         mr_cfg_fini(&cfg);
         return 0;
@@ -153,7 +213,7 @@ main(int argc, char **argv)
         rc = run_single_worker(&cfg, &l);
         mr_cfg_fini(&cfg);
     } else {
-        struct mr_mgr_tables t = {mr_handler_table, mr_handler_count, mr_status_table,
+        struct mr_mgr_tables t = {&mr_techempower_app, mr_ops_table, mr_ops_count, mr_status_table,
                                   mr_status_count};
         rc = mr_mgr_run(&cfg, &l, &status_l, &t);
     }

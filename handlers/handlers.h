@@ -10,8 +10,11 @@
 #include "app/serve/ctx.h"
 #include "app/serve/router.h"
 
-extern const struct mr_route mr_handler_table[];
-extern const size_t mr_handler_count;
+/* The built-in application (the TechEmpower set), and millrace's own routes, served beside
+ * any application. */
+extern const struct mr_app mr_techempower_app;
+extern const struct mr_route mr_ops_table[];
+extern const size_t mr_ops_count;
 
 /* basic.c */
 int h_plaintext(struct mr_ctx *ctx);

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* table: the handler table. A new endpoint is a function in a handlers/ file and a row here.
- * The row's index is its route id in the scoreboard's per-route counters. */
+/* table: the route tables. The TechEmpower endpoints are the built-in application, served
+ * when the config names no module; the operations endpoints are millrace's own and are
+ * served beside every application. A row's index in the served table (the application's
+ * rows first) is its route id in the scoreboard's per-route counters. */
 #include "handlers/handlers.h"
 
-const struct mr_route mr_handler_table[] = {
+#ifndef MR_VERSION
+#define MR_VERSION "0.1.0"
+#endif
+
+static const struct mr_route techempower_routes[] = {
     {"GET", "/plaintext", h_plaintext, 0},
     {"GET", "/json", h_json, 0},
     {"GET", "/db", h_db, 0},
@@ -12,6 +18,17 @@ const struct mr_route mr_handler_table[] = {
     {"GET", "/fortunes", h_fortunes, 0},
     {"GET", "/updates", h_updates, 0},
     {"POST", "/updates", h_updates, 0},
+};
+
+const struct mr_app mr_techempower_app = {
+    .api_version = MR_API_VERSION,
+    .name = "techempower",
+    .version = MR_VERSION,
+    .routes = techempower_routes,
+    .n_routes = sizeof(techempower_routes) / sizeof(techempower_routes[0]),
+};
+
+const struct mr_route mr_ops_table[] = {
     {"GET", "/healthz", h_healthz, MR_ROUTE_NEVER_SHED},
     {"GET", "/readyz", h_readyz, MR_ROUTE_NEVER_SHED},
     {"GET", "/status", h_status, MR_ROUTE_NEVER_SHED},
@@ -22,7 +39,7 @@ const struct mr_route mr_handler_table[] = {
 #endif
 };
 
-const size_t mr_handler_count = sizeof(mr_handler_table) / sizeof(mr_handler_table[0]);
+const size_t mr_ops_count = sizeof(mr_ops_table) / sizeof(mr_ops_table[0]);
 
 const struct mr_route mr_status_table[] = {
     {"GET", "/status", h_status, MR_ROUTE_NEVER_SHED},

@@ -45,6 +45,17 @@ mr_sb_label_route(struct mr_sb *sb, int i, const char *method, const char *path)
 {
     if (i < 0 || i >= MR_SB_MAX_ROUTES)
         return;
+    struct mr_sb_label *l = &sb->labels[i];
+    if (i < sb->n_labels && (strcmp(l->method, method) != 0 || strcmp(l->path, path) != 0)) {
+        /* Another route now: its series starts again (a lost increment of an old worker still
+         * serving the previous build is the price of not locking the counters). */
+        struct mr_sb_route *r = &sb->routes[i];
+        for (int c = 0; c < 6; c++)
+            atomic_store_explicit(&r->by_class[c], 0, memory_order_relaxed);
+        for (int b = 0; b < MR_HIST_BUCKETS; b++)
+            atomic_store_explicit(&r->hist[b], 0, memory_order_relaxed);
+        atomic_store_explicit(&r->sum_us, 0, memory_order_relaxed);
+    }
     (void)snprintf(sb->labels[i].method, sizeof(sb->labels[i].method), "%s", method);
     (void)snprintf(sb->labels[i].path, sizeof(sb->labels[i].path), "%s", path);
     if (i >= sb->n_labels)

@@ -106,7 +106,9 @@ struct mr_sb *mr_sb_new(int n_replicas, struct mr_err *err);
 void mr_sb_free(struct mr_sb **sb);
 
 /* Names route i (0..MR_SB_MAX_ROUTES-1) for /status and /metrics; n_labels grows to cover it.
- * Called before the first fork. A longer method or path is cut. */
+ * Called by the manager before it forks the workers of a table (at start and on reload); a
+ * row that names another route than before has its counters zeroed. A longer method or path
+ * is cut. */
 void mr_sb_label_route(struct mr_sb *sb, int i, const char *method, const char *path);
 
 /* One pass over the worker slots: everything the reload rule, the pool rule, the checks,

@@ -51,6 +51,9 @@ struct spec {
 #define MS_DAY 86400000LL
 
 static const struct spec specs[] = {
+    STR("app", app, "",
+        "The application module (.so) to serve; a relative path is relative to this file's "
+        "folder. \"\" = the built-in TechEmpower endpoints."),
     STR("listen", listen, "unix:/run/millrace/millrace.sock",
         "FastCGI socket: \"unix:/path\", \"127.0.0.1:9000\" or \"[::1]:9000\". Ignored when a "
         "socket is inherited from systemd (LISTEN_FDS) or spawn-fcgi (fd 0)."),
@@ -305,6 +308,24 @@ refuse(struct mr_err *err, const struct mr_cfg *cfg, const config_t *lc, const c
     return fail(err, cfg, config_lookup(lc, path), path, reason);
 }
 
+/* A relative `app` names a file beside the config, wherever millrace was started from. */
+static int
+resolve_app(struct mr_cfg *cfg)
+{
+    if (*cfg->app == '\0' || *cfg->app == '/')
+        return 0;
+    const char *slash = strrchr(cfg->path, '/');
+    if (slash == NULL)
+        return 0; /* the config is in the working directory: so is the module */
+    int dir_len = (int)(slash - cfg->path);
+    size_t n = (size_t)dir_len + 1 + strlen(cfg->app) + 1;
+    char *full = mr_xmalloc(n);
+    (void)snprintf(full, n, "%.*s/%s", dir_len, cfg->path, cfg->app);
+    free(cfg->app);
+    cfg->app = full;
+    return 0;
+}
+
 static int
 check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
 {
@@ -346,7 +367,7 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
         return refuse(err, cfg, lc, "db.primary", "must not be empty");
     if (cfg->arena_max_bytes < cfg->arena_bytes)
         return refuse(err, cfg, lc, "arena_max_bytes", "must not be below arena_bytes");
-    return 0;
+    return resolve_app(cfg);
 }
 
 int

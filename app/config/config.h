@@ -25,6 +25,7 @@ enum mr_pm {
 
 struct mr_cfg {
     char *path; /* the file it came from */
+    char *app;  /* the application module; "" = the built-in endpoints */
 
     /* listen socket */
     char *listen;

@@ -17,6 +17,8 @@ struct mr_worker {
     const struct mr_cfg *cfg;
     const struct mr_route *routes;
     size_t n_routes;
+    const struct mr_app *app; /* NULL: no hooks to run */
+    bool app_ready;           /* its init succeeded: fini runs at exit */
     bool is_pool;
     struct mr_sb *sb;
     struct mr_sb_worker *me;

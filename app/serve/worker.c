@@ -187,6 +187,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->me = a->me;
     w->routes = a->routes;
     w->n_routes = a->n_routes;
+    w->app = a->app;
     w->is_pool = a->is_pool;
     const struct mr_cfg *c = a->cfg;
     w->limits = (struct mr_req_limits){c->max_params,       c->max_params_bytes, c->max_query_bytes,
@@ -211,6 +212,16 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
                getpid());
         return -1;
     }
+    if (w->app != NULL && w->app->init != NULL) {
+        struct mr_worker_info info = {.worker = w->slot, .app_path = c->app};
+        int rc = w->app->init(&info);
+        if (rc != 0) {
+            mr_log(MR_LOG_ERR, "worker_init_failed", "worker=%d pid=%d app=%s err=\"init: %s\"",
+                   w->slot, getpid(), w->app->name, rc < 0 ? strerror(-rc) : "nonzero return");
+            return -1;
+        }
+    }
+    w->app_ready = true;
     w->keep = (struct mr_keepconn){
         .fcgx = &w->fcgx,
         .listen_fd = a->listen_fd,
@@ -226,6 +237,8 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
 static void
 worker_close(struct mr_worker *w)
 {
+    if (w->app_ready && w->app != NULL && w->app->fini != NULL)
+        w->app->fini();
     mr_db_close(&w->db);
     mr_cache_close(&w->cache);
     mr_arena_fini(&w->arena);

@@ -21,8 +21,9 @@ struct mr_worker_args {
     int listen_fd;
     const struct mr_route *routes; /* the handler table it serves */
     size_t n_routes;
-    bool is_pool; /* a pool worker: counted in the route metrics, sheds load (the status
-                   * process is neither) */
+    const struct mr_app *app; /* whose init runs after fork and fini before exit; or NULL */
+    bool is_pool;             /* a pool worker: counted in the route metrics, sheds load (the status
+                               * process is neither) */
 };
 
 /* Runs until told to stop or max_requests is reached. Returns the process exit code. */

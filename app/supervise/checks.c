@@ -129,7 +129,8 @@ systemd_status_line(struct mr_mgr *m, int64_t now, char *line, size_t cap)
         uint64_t sum = 0;
         for (int r = 0; r <= MR_SB_MAX_ROUTES; r++)
             sum += MR_SB_LOAD(m->sb->routes[r].hist[b]);
-        atomic_init(&delta[b], sum - k->prev_hist[b]);
+        /* A deploy that changed the route table zeroes the changed rows' counters. */
+        atomic_init(&delta[b], sum >= k->prev_hist[b] ? sum - k->prev_hist[b] : 0);
         k->prev_hist[b] = sum;
     }
     uint64_t accepted = atomic_load(&m->sb->pool.accepted);

@@ -12,6 +12,7 @@
 
 #include "app/board/scoreboard.h"
 #include "app/config/config.h"
+#include "app/module/module.h"
 #include "app/serve/listen.h"
 #include "app/supervise/manager.h"
 
@@ -49,6 +50,7 @@ struct mr_mgr {
     struct mr_listen *ls;
     struct mr_listen *status_ls;
     struct mr_mgr_tables tables;
+    struct mr_served served; /* what new workers serve (the current generation's build) */
     struct mr_sb *sb;
     unsigned generation;
     int reload_target; /* workers to keep while old ones are replaced (reload.h) */

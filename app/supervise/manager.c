@@ -89,6 +89,29 @@ mr_mgr_label_routes(struct mr_sb *sb, const struct mr_route *routes, size_t n)
 {
     for (size_t i = 0; i < n && i < MR_SB_MAX_ROUTES; i++)
         mr_sb_label_route(sb, (int)i, routes[i].method, routes[i].pattern);
+    sb->n_labels = n < MR_SB_MAX_ROUTES ? (int)n : MR_SB_MAX_ROUTES; /* a shorter table */
+}
+
+/* Loads what the next generation serves (cfg->app, checked first in a throwaway child) and
+ * labels its routes. On failure nothing changes and err says why. */
+static int
+load_served(struct mr_mgr *m, const struct mr_cfg *cfg, struct mr_err *err)
+{
+    if (*cfg->app != '\0') {
+        int rc = mr_module_check(cfg->app, m->tables.own, m->tables.n_own, MR_MODULE_CHECK_MS, err);
+        if (rc != 0)
+            return rc;
+    }
+    struct mr_served next;
+    int rc =
+        mr_served_open(cfg->app, m->tables.builtin, m->tables.own, m->tables.n_own, &next, err);
+    if (rc != 0)
+        return rc;
+    /* The old build's code stays mapped in its workers; the manager needs none of it. */
+    mr_served_close(&m->served);
+    m->served = next;
+    mr_mgr_label_routes(m->sb, next.routes, next.n_routes);
+    return 0;
 }
 
 /* One tick of the reload rule: at most one old worker retired, then as many new ones started
@@ -148,6 +171,15 @@ reload(struct mr_mgr *m)
         (void)mr_notify("READY=1");
         return;
     }
+    if (load_served(m, &next, &err) < 0) {
+        char q[MR_ERR_LEN + 8];
+        mr_log(MR_LOG_ERR, "reload_failed",
+               "err=%s action=\"kept the running config and application\"",
+               mr_log_quote(q, sizeof(q), err.msg));
+        mr_cfg_fini(&next);
+        (void)mr_notify("READY=1");
+        return;
+    }
     if (strcmp(next.listen, m->cfg.listen) != 0 && m->ls->origin == MR_LISTEN_BOUND)
         mr_log(MR_LOG_WARNING, "reload_listen_unchanged",
                "listen=\"%s\" action=\"restart to change the socket\"", next.listen);
@@ -163,8 +195,9 @@ reload(struct mr_mgr *m)
     int serving = mr_mgr__census(m, mr_clock_ms()).new_serving;
     mr_mgr__new_generation(m, mr_reload_target(&m->cfg, serving));
     mr_mgr__restart_prober(m); /* restarted with the new backends */
-    mr_log(MR_LOG_INFO, "config_reloaded", "path=%s generation=%u workers=%d", m->cfg.path,
-           m->generation, m->cfg.workers);
+    mr_log(MR_LOG_INFO, "config_reloaded", "path=%s generation=%u workers=%d app=%s version=%s",
+           m->cfg.path, m->generation, m->cfg.workers, m->served.app->name,
+           m->served.app->version != NULL ? m->served.app->version : "-");
     (void)mr_notify("READY=1");
 }
 
@@ -265,7 +298,12 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
         return 1;
     }
     atomic_store(&m.sb->pool.generation, m.generation);
-    mr_mgr_label_routes(m.sb, tables->serve, tables->n_serve);
+    if (load_served(&m, cfg, &err) < 0) {
+        char q[MR_ERR_LEN + 8];
+        mr_log(MR_LOG_ERR, "start_failed", "err=%s", mr_log_quote(q, sizeof(q), err.msg));
+        mr_sb_free(&m.sb);
+        return MR_EX_CONFIG;
+    }
     sigset_t wait_mask;
     install_signals(&wait_mask);
     int64_t now = mr_clock_ms();
@@ -274,9 +312,11 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
     if (status_l->fd >= 0)
         mr_mgr__spawn_status(&m, now);
     manage_pool(&m, now);
-    mr_log(MR_LOG_INFO, "started", "pid=%d workers=%d listen=%s", getpid(), m.cfg.workers,
+    mr_log(MR_LOG_INFO, "started", "pid=%d workers=%d listen=%s app=%s version=%s", getpid(),
+           m.cfg.workers,
            l->origin == MR_LISTEN_BOUND ? m.cfg.listen
-                                        : (l->origin == MR_LISTEN_SYSTEMD ? "systemd" : "fd0"));
+                                        : (l->origin == MR_LISTEN_SYSTEMD ? "systemd" : "fd0"),
+           m.served.app->name, m.served.app->version != NULL ? m.served.app->version : "-");
     (void)mr_notify("READY=1");
     for (;;) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = TICK_MS * 1000000L};
@@ -289,6 +329,7 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
             got_chld = 1;
     }
     mr_log(MR_LOG_INFO, "stopped", "pid=%d", getpid());
+    mr_served_close(&m.served);
     mr_sb_free(&m.sb);
     mr_listen_close(l);
     mr_listen_close(status_l);

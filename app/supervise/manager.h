@@ -15,19 +15,21 @@
 #include "app/board/scoreboard.h"
 #include "app/config/config.h"
 #include "app/serve/listen.h"
-#include "app/serve/router.h"
+#include "app/include/millrace.h"
 
-/* The route tables the manager's children serve, handed in by main.c: supervision knows
- * nothing of the handlers. Borrowed; they outlive the manager (static tables). */
+/* What the manager's children serve, handed in by main.c: supervision knows nothing of the
+ * handlers. Borrowed; they outlive the manager (static tables). The pool workers serve the
+ * configured module's routes (cfg->app), or the built-in application's, then `own`. */
 struct mr_mgr_tables {
-    const struct mr_route *serve; /* the pool workers'; /status and /metrics label these */
-    size_t n_serve;
+    const struct mr_app *builtin;
+    const struct mr_route *own; /* millrace's own routes, beside every application */
+    size_t n_own;
     const struct mr_route *status; /* the status process's (status_listen) */
     size_t n_status;
 };
 
 /* Takes ownership of cfg, l and status_l (status_l->fd is -1 when status_listen is off).
- * Returns the process exit code. */
+ * Loads the module (main.c has checked it). Returns the process exit code. */
 int mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
                const struct mr_mgr_tables *tables);
 

@@ -71,8 +71,9 @@ mr_mgr__spawn_worker(struct mr_mgr *m, int64_t now)
     if (pid == 0) {
         if (m->status_ls->fd >= 0)
             (void)close(m->status_ls->fd);
-        struct mr_worker_args a = {&m->cfg,           m->sb, slot, w, m->ls->fd, m->tables.serve,
-                                   m->tables.n_serve, true};
+        struct mr_worker_args a = {
+            &m->cfg,       m->sb, slot, w, m->ls->fd, m->served.routes, m->served.n_routes,
+            m->served.app, true};
         _exit(mr_worker_run(&a));
     }
     atomic_store(&w->pid, pid);
@@ -109,7 +110,8 @@ mr_mgr__spawn_status(struct mr_mgr *m, int64_t now)
     if (pid == 0) {
         (void)close(m->ls->fd);
         struct mr_worker_args a = {
-            &m->cfg, m->sb, -1, w, m->status_ls->fd, m->tables.status, m->tables.n_status, false};
+            &m->cfg, m->sb, -1, w, m->status_ls->fd, m->tables.status, m->tables.n_status,
+            NULL,    false};
         _exit(mr_worker_run(&a));
     }
     m->procs.status_pid = pid;

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* module: an application loaded from its shared object. The file is copied into an
+ * anonymous memory file and loaded from there, so that the code a process runs never changes
+ * under it: a deploy may overwrite the .so in place, and the workers of the old build keep
+ * the old code until they are replaced. Each load is its own copy, so a reload always gets the
+ * new build even from the same path (the dynamic loader would hand back the old one by name).
+ *
+ * The manager never runs application code but the entry point: mr_module_check loads the
+ * module in a throwaway child first (missing symbols, the API version, the entry point, the
+ * route table, init and fini), so that a broken build costs a log line, not the manager. */
+#ifndef MR_MODULE_H
+#define MR_MODULE_H
+
+#include <stddef.h>
+
+#include "app/include/millrace.h"
+#include "app/lib/err.h"
+
+struct mr_module;
+
+/* How long the throwaway child may take to load a module and run its init. */
+#define MR_MODULE_CHECK_MS 10000
+
+/* Loads the module at path. Returns 0 with *out set, or a negative errno with err as
+ * "path: reason" (cannot read, not a shared object, undefined symbol, no entry point,
+ * built for API version N). Only the entry point runs. */
+MR_MUST_CHECK int mr_module_open(const char *path, struct mr_module **out, struct mr_err *err);
+/* The application the entry point returned (static data of the module). */
+const struct mr_app *mr_module_app(const struct mr_module *m);
+/* Unloads the module and sets *m to NULL. Code or data of it must not be in use. */
+void mr_module_close(struct mr_module **m);
+
+/* The served table: the application's routes, then the server's own (`own`, n_own). Checks
+ * every row (a known method, a pattern starting with '/', a handler) and refuses two rows for
+ * the same method and pattern, naming both. Returns 0 with a malloc'd table in *out (free it
+ * with free), or -EINVAL with err set. */
+MR_MUST_CHECK int mr_module_routes(const struct mr_app *app, const struct mr_route *own,
+                                   size_t n_own, struct mr_route **out, size_t *n_out,
+                                   struct mr_err *err);
+
+/* What a generation of workers serves: the application (a module's, or the built-in one
+ * when no module is configured) and the table of its routes and the server's own. */
+struct mr_served {
+    struct mr_module *module; /* NULL: the built-in application */
+    const struct mr_app *app;
+    struct mr_route *routes; /* malloc'd */
+    size_t n_routes;
+};
+
+/* Opens app_path ("" = builtin) and builds the table with `own`. Returns 0, or a negative
+ * errno with err as "path: reason" and *out empty. Does not run init: check first. */
+MR_MUST_CHECK int mr_served_open(const char *app_path, const struct mr_app *builtin,
+                                 const struct mr_route *own, size_t n_own, struct mr_served *out,
+                                 struct mr_err *err);
+/* Frees the table and unloads the module; *s is empty afterwards. */
+void mr_served_close(struct mr_served *s);
+
+/* Everything mr_module_open checks, then the route table against `own`, then the init hook
+ * (worker -1) and fini, in a child process that exits afterwards; bounded by timeout_ms.
+ * Returns 0, or -EINVAL with err as "path: reason" (a crash in init is a reason too). */
+MR_MUST_CHECK int mr_module_check(const char *path, const struct mr_route *own, size_t n_own,
+                                  int timeout_ms, struct mr_err *err);
+
+#endif
