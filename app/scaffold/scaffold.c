@@ -21,6 +21,7 @@ struct vars {
     char dir[PATH_MAX];
     char port[8];
     char user[64];
+    char run_as[128]; /* millrace.conf's lines that name the workers' user, when root */
 };
 
 /* The folder's last component, with anything but [a-z0-9_] as '_' (a C identifier and a
@@ -61,8 +62,9 @@ write_all(int fd, const char *s, size_t n)
 static int
 write_filled(int fd, const char *text, const struct vars *v)
 {
-    static const char *const keys[] = {"@NAME@", "@DIR@", "@PORT@", "@USER@"};
-    const char *vals[] = {v->name, v->dir, v->port, v->user};
+    static const char *const keys[] = {"@NAME@", "@DIR@", "@PORT@", "@USER@", "@RUN_AS@"};
+    const char *vals[] = {v->name, v->dir, v->port, v->user, v->run_as};
+    const size_t n_keys = sizeof(keys) / sizeof(keys[0]);
     const char *p = text;
     for (;;) {
         const char *at = strchr(p, '@');
@@ -71,9 +73,9 @@ write_filled(int fd, const char *text, const struct vars *v)
         if (write_all(fd, p, (size_t)(at - p)) < 0)
             return -1;
         size_t k = 0;
-        while (k < 4 && strncmp(at, keys[k], strlen(keys[k])) != 0)
+        while (k < n_keys && strncmp(at, keys[k], strlen(keys[k])) != 0)
             k++;
-        if (k == 4) {
+        if (k == n_keys) {
             if (write_all(fd, "@", 1) < 0)
                 return -1;
             p = at + 1;
@@ -137,8 +139,13 @@ mr_scaffold_new(const char *dir, int port, struct mr_err *err)
         return mr_err_set(err, -errno, "%s: %s", dir, strerror(errno));
     app_name(v.dir, v.name, sizeof(v.name));
     (void)snprintf(v.port, sizeof(v.port), "%d", port);
+    /* root runs nobody's code as root: workers and nginx as www-data, which owns the socket. */
     const struct passwd *pw = getpwuid(geteuid());
-    (void)snprintf(v.user, sizeof(v.user), "%s", pw != NULL ? pw->pw_name : "nobody");
+    bool root = geteuid() == 0;
+    (void)snprintf(v.user, sizeof(v.user), "%s",
+                   root ? "www-data" : (pw != NULL ? pw->pw_name : "nobody"));
+    (void)snprintf(v.run_as, sizeof(v.run_as), "%s",
+                   root ? "user = \"www-data\";\nlisten_owner = \"www-data\";\n" : "");
     for (int i = 0; i < mr_scaffold_n_files; i++) {
         rc = write_file(&v, &mr_scaffold_files[i], err);
         if (rc != 0)
