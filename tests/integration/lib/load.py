@@ -105,8 +105,9 @@ class Load:
     Use as a context manager, or start()/stop(). Every response is recorded."""
 
     def __init__(self, path="/json", concurrency=8, duration_s=30.0, timeout_s=10.0,
-                 keep_body=False, method="GET"):
+                 keep_body=False, method="GET", port=None):
         self.path = path
+        self.port = port  # None: the stack's nginx
         self.method = method
         self.concurrency = concurrency
         self.duration_s = duration_s
@@ -119,7 +120,7 @@ class Load:
         self.t0 = None
 
     def _run(self):
-        c = http.KeepAlive(timeout=self.timeout_s)
+        c = http.KeepAlive(timeout=self.timeout_s, port=self.port)
         deadline = self.t0 + self.duration_s
         try:
             while not self._stop.is_set() and time.monotonic() < deadline:
@@ -159,6 +160,11 @@ class Load:
     def count(self):
         with self._lock:
             return len(self._samples)
+
+    def since(self, t):
+        """The samples so far of requests started at or after monotonic time t."""
+        with self._lock:
+            return [s for s in self._samples if s.t >= t]
 
     def __enter__(self):
         return self.start()

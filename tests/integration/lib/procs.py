@@ -10,7 +10,7 @@ import sys
 from . import env
 
 sys.path.insert(0, os.path.join(env.ROOT, "scripts"))
-from stacklib.procs import alive, children, exe, read_pid, wait_for  # noqa: E402,F401
+from stacklib.procs import Timeout, alive, children, exe, port_open, read_pid, wait_for  # noqa: E402,F401,E501
 
 
 def manager_pid():

@@ -1,0 +1,238 @@
+"""Applications built outside the tree: `millrace new` writes one, it builds against the
+installed millrace.h and `pkg-config millrace` only (a staged `make install`), and its two
+README commands serve it through its own nginx. A new build rolls in on SIGHUP under a
+64-connection load without a failed request; a broken build is refused, at start with exit
+78 and `file: reason`, on reload with a log line while the old build keeps serving."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from lib import env, http, load, procs
+
+PORT = env.HTTP_PORT + 11  # the app's own nginx, beside the stack's
+
+
+def run(argv, cwd=None, extra_env=None, timeout=120):
+    e = dict(os.environ)
+    e.update(extra_env or {})
+    p = subprocess.run(argv, cwd=cwd, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=timeout)
+    return p.returncode, p.stdout
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class AppTestCase(unittest.TestCase):
+    """One staged install and one new application for the whole file."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mr-app-")
+        os.chmod(cls.tmp, 0o755)  # the workers (www-data under root) read the module here
+        cls.stage = os.path.join(cls.tmp, "stage")
+        rc, out = run(["make", "-s", "install", "DESTDIR=" + cls.stage, "PREFIX=/usr/local"],
+                      cwd=env.ROOT, timeout=600)
+        assert rc == 0, "make install DESTDIR=%s failed:\n%s" % (cls.stage, out)
+        cls.pkg_env = {
+            "PKG_CONFIG_PATH": os.path.join(cls.stage, "usr/local/lib/pkgconfig"),
+            "PKG_CONFIG_SYSROOT_DIR": cls.stage,
+            "MILLRACE": env.millrace_bin(),
+        }
+        cls.app = os.path.join(cls.tmp, "site")
+        rc, out = run([env.millrace_bin(), "new", cls.app, "--port", str(PORT)])
+        assert rc == 0, out
+        cls.so = os.path.join(cls.app, "build", "site.so")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def make(self, version="0.1.0"):
+        """Builds the module as `version` (what /api/version answers)."""
+        self.built = version
+        rc, out = run(["make", "-s", "VERSION=" + version], cwd=self.app, extra_env=self.pkg_env)
+        self.assertEqual(rc, 0, out)
+        return out
+
+    def start(self):
+        """`make run` in its own session; returns once nginx answers /api/version."""
+        log = open(os.path.join(self.tmp, "run.log"), "w")
+        e = dict(os.environ)
+        e.update(self.pkg_env)
+        self.proc = subprocess.Popen(["make", "run", "VERSION=" + self.built], cwd=self.app,
+                                     env=e, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.addCleanup(self.stop)
+        try:
+            procs.wait_for(lambda: self.version() is not None, 20, what="the app on :%d" % PORT)
+        except procs.Timeout as e:
+            raise AssertionError("%s\nmake run:\n%s" % (e, self.run_log()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # Ctrl-C: millrace stops, the trap stops nginx
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        procs.wait_for(lambda: not procs.port_open(PORT), 10, what="the app's nginx to stop")
+
+    def run_log(self):
+        with open(os.path.join(self.tmp, "run.log")) as f:
+            return f.read()
+
+    def manager(self):
+        with open(os.path.join(self.app, "run", "millrace.pid")) as f:
+            return int(f.read())
+
+    def version(self):
+        try:
+            r = http.get("/api/version", port=PORT, timeout=2)
+        except OSError:
+            return None
+        return json.loads(r.body)["version"] if r.status == 200 else None
+
+
+class TestNewApp(AppTestCase):
+    def test_builds_against_the_installed_header_and_serves_through_nginx(self):
+        cflags = run(["pkg-config", "--cflags", "millrace"], extra_env=self.pkg_env)[1]
+        self.assertIn(os.path.join(self.stage, "usr/local/include"), cflags)
+        self.make("1.0.0")
+        self.start()
+        r = http.get("/api/hello?name=you%22", port=PORT)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assertEqual(json.loads(r.body), {"message": 'Hello, you"!'})
+        self.assertEqual(self.version(), "1.0.0")
+        r = http.get("/", port=PORT)  # public/index.html, from nginx itself
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b"Served by nginx from public/", r.body)
+        r = http.get("/healthz", port=PORT)  # millrace's own routes stay beside the app's
+        self.assertEqual(r.status, 200, r)
+        r = http.get("/nope", port=PORT)
+        self.assertEqual(r.status, 404, r)
+        body = json.loads(r.body)
+        self.assertEqual(body["status"], 404)
+        self.assertRegex(body["request_id"], r"^[0-9a-f]{32}$")
+
+    def test_millrace_new_refuses_a_folder_in_use(self):
+        rc, out = run([env.millrace_bin(), "new", self.app])
+        self.assertEqual(rc, 73, out)
+        self.assertIn("exists and is not empty", out)
+
+
+class TestDeploy(AppTestCase):
+    def test_sighup_rolls_a_new_build_in_without_a_failed_request(self):
+        self.make("1.0.0")
+        self.start()
+        with load.Load("/api/version", concurrency=64, duration_s=60, timeout_s=5,
+                       keep_body=True, port=PORT) as l:
+            time.sleep(1.5)
+            self.make("2.0.0")  # a new file (mv), as a deploy writes it
+            os.kill(self.manager(), signal.SIGHUP)
+            t_hup = time.monotonic()
+            # Rolled when a full second of answers comes from the new build only.
+            deadline = t_hup + 30
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                recent = [s for s in l.since(time.monotonic() - 1.0) if s.body]
+                if recent and all(b'"2.0.0"' in s.body for s in recent):
+                    break
+            t_rolled = time.monotonic()
+            time.sleep(2)
+            res = l.stop()
+        self.assertLess(t_rolled, deadline, "still answering from the old build 30 s after HUP")
+        self.assertEqual(res.failures, [], res.summary())
+        self.assertGreater(len(res.samples), 500, res.summary())
+        after = [s for s in res.after(t_rolled)]
+        self.assertTrue(after)
+        old = [s for s in after if b'"2.0.0"' not in (s.body or b"")]
+        self.assertEqual(old, [], "answers from the old build after the roll")
+        self.assertIn("config_reloaded", self.run_log())
+
+    def test_a_broken_build_is_refused_and_the_old_one_keeps_serving(self):
+        self.make("1.0.0")
+        self.start()
+        good = os.path.join(self.tmp, "good.so")
+        shutil.copy(self.so, good)
+        broken = os.path.join(self.app, "broken.c")
+        write(broken, "void mr_no_such_call(void);\nvoid use(void);\n"  # not in this server
+              "void use(void) { mr_no_such_call(); }\n")
+        self.addCleanup(os.remove, broken)
+        self.make("3.0.0")
+        os.kill(self.manager(), signal.SIGHUP)
+        procs.wait_for(lambda: "reload_failed" in self.run_log(), 15, what="reload_failed")
+        self.assertIn("undefined symbol: mr_no_such_call", self.run_log())
+        for _ in range(20):
+            self.assertEqual(self.version(), "1.0.0")
+        # At start the same build is refused: exit 78 and `file: reason` from `millrace -t`.
+        rc, out = run([env.millrace_bin(), "-t", "-c", os.path.join(self.app, "millrace.conf")])
+        self.assertEqual(rc, 78, out)
+        self.assertIn(self.so + ": undefined symbol: mr_no_such_call", out)
+        shutil.copy(good, self.so)
+
+
+class TestModuleChecks(AppTestCase):
+    """What the throwaway child refuses, each with the module's path and the reason."""
+
+    def check(self, source):
+        path = os.path.join(self.app, "app.c")
+        with open(path) as f:
+            original = f.read()
+        self.addCleanup(write, path, original)
+        write(path, source(original))
+        self.make()
+        rc, out = run([env.millrace_bin(), "-t", "-c", os.path.join(self.app, "millrace.conf")])
+        return rc, out
+
+    def test_route_conflicting_with_the_server_is_refused(self):
+        rc, out = self.check(lambda s: s.replace('"/api/version"', '"/metrics"'))
+        self.assertEqual(rc, 78, out)
+        self.assertIn("GET /metrics (route 2 of the application) conflicts with GET /metrics "
+                      "(served by millrace itself)", out)
+
+    def test_duplicate_routes_are_refused(self):
+        rc, out = self.check(lambda s: s.replace('"/api/version"', '"/api/hello"'))
+        self.assertEqual(rc, 78, out)
+        self.assertIn("GET /api/hello (route 1 of the application) conflicts with "
+                      "GET /api/hello (route 2 of the application)", out)
+
+    def test_wrong_api_version_is_refused(self):
+        rc, out = self.check(lambda s: s.replace(
+            "#include <millrace.h>", "#include <millrace.h>\n#undef MR_API_VERSION\n"
+            "#define MR_API_VERSION 999"))
+        self.assertEqual(rc, 78, out)
+        self.assertIn("built for millrace API version 999", out)
+
+    def test_failing_init_is_refused(self):
+        rc, out = self.check(lambda s: s.replace(
+            "MR_APP(", "static int boom(const struct mr_worker_info *w)\n"
+            "{\n    (void)w;\n    return -13;\n}\n\nMR_APP(.init = boom, "))
+        self.assertEqual(rc, 78, out)
+        self.assertIn(self.so + ": init failed: Permission denied", out)
+
+    def test_crash_in_init_is_refused(self):
+        rc, out = self.check(lambda s: s.replace(
+            "MR_APP(", "static int boom(const struct mr_worker_info *w)\n"
+            "{\n    (void)w;\n    __builtin_trap();\n}\n\nMR_APP(.init = boom, "))
+        self.assertEqual(rc, 78, out)
+        self.assertIn(self.so + ": crashed while loading or in init", out)
+
+    def test_not_a_module_is_refused(self):
+        rc, out = self.check(lambda s: "int x;\n")
+        self.assertEqual(rc, 78, out)
+        self.assertIn("not a millrace module", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
