@@ -11,8 +11,8 @@ import time
 
 from lib import env, fcgi, http, procs
 from lib.base import StackTestCase
+from lib.http import HELLO_JSON
 
-GOOD_JSON = b'{"message":"Hello, World!"}'
 
 
 def read_timeout_s():
@@ -38,7 +38,7 @@ class BadInput(StackTestCase):
         """The next good request succeeds, straight and through nginx; the pool is whole;
         no worker crashed."""
         r = fcgi.request("GET", "/json", timeout=5)
-        self.assertEqual((r.status, r.body), (200, GOOD_JSON), r)
+        self.assertEqual((r.status, r.body), (200, HELLO_JSON), r)
         self.assertEqual(r.protocol_status, 0, r)
         self.assert_serves("/json")
         self.assert_pool_normal()
@@ -111,7 +111,7 @@ class BadInput(StackTestCase):
                 r = fcgi.request("GET", "/plaintext", timeout=5)
                 self.assertEqual((r.status, r.body), (200, b"Hello, World!"), r)
                 g = http.get("/json", timeout=5)
-                self.assertEqual((g.status, g.body), (200, GOOD_JSON), g)
+                self.assertEqual((g.status, g.body), (200, HELLO_JSON), g)
                 self.assertLess(time.monotonic() - t, 2.0,
                                 "a good request waited behind the stalled ones")
             # Each stalled connection is closed by the server.

@@ -7,7 +7,7 @@ connections than workers): before millrace unpinned idle kept connections, that 
 the whole pool (34 timeouts in 5 s), and plain requests behind it stalled too."""
 import threading
 
-from lib import load, procs
+from lib import load
 from lib.base import StackTestCase
 
 

@@ -13,6 +13,8 @@ PG_REPLICA_PORT = int(os.environ.get("MR_PG_REPLICA_PORT", "15433"))
 REDIS_PORT = int(os.environ.get("MR_REDIS_PORT", "16379"))
 
 SOCKET = os.path.join(VAR, "run", "millrace.sock")
+# status_listen, for the tests that turn it on (it is off in the stack's config)
+STATUS_SOCKET = os.path.join(VAR, "run", "status.sock")
 MILLRACE_PID = os.path.join(VAR, "millrace.pid")
 NGINX_PID = os.path.join(VAR, "nginx.pid")
 MILLRACE_CONF = os.path.join(VAR, "millrace.conf")

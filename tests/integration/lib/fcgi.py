@@ -221,3 +221,11 @@ def parse_records(data):
         out.append((rtype, rid, data[i + 8:i + 8 + clen]))
         i += 8 + clen + plen
     return out
+
+
+def status_get(uri, path=None, timeout=2.0):
+    """A GET straight to the status socket (status_listen, var/run/status.sock unless path is
+    given); returns (response, seconds taken)."""
+    t0 = time.monotonic()
+    r = request("GET", uri, path=path or env.STATUS_SOCKET, timeout=timeout)
+    return r, time.monotonic() - t0
