@@ -29,6 +29,18 @@ class Breakers(StackTestCase):
             r = http.get(path, timeout=10)
             self.assertEqual(r.status, 200, r)
 
+    def wait_closed(self, path, state, timeout, interval, what):
+        """After SIGCONT: GETs path (each must answer 200) until the breaker's state series
+        reads 0 (closed: one half-open probe succeeded). Returns the seconds it took."""
+        t_cont = time.monotonic()
+
+        def closed():
+            r = http.get(path, timeout=5)
+            self.assertEqual(r.status, 200, r)
+            return metrics.values()[state] == 0
+        procs.wait_for(closed, timeout, interval=interval, what=what + " to close after SIGCONT")
+        return time.monotonic() - t_cont
+
     def test_redis_hang_opens_breaker_skips_redis_then_closes(self):
         self.warm("/cached-queries?count=1")
         m0 = metrics.values()
@@ -64,16 +76,10 @@ class Breakers(StackTestCase):
             m1[metrics.REDIS_OPENED])
 
         # Resumed: within the cooldown (+ a bit), one request probes (half-open) and closes it.
-        t_cont = time.monotonic()
-
-        def closed():
-            r = http.get("/cached-queries?count=1", timeout=5)
-            self.assertEqual(r.status, 200, r)
-            return metrics.values()[metrics.REDIS_STATE] == 0
-        procs.wait_for(closed, REDIS_BREAKER_COOLDOWN_S + 1.5, interval=0.05,
-                       what="the Redis breaker to close after SIGCONT")
-        say("breaker closed %.2f s after SIGCONT (cooldown %.1f s)",
-            time.monotonic() - t_cont, REDIS_BREAKER_COOLDOWN_S)
+        took = self.wait_closed("/cached-queries?count=1", metrics.REDIS_STATE,
+                                REDIS_BREAKER_COOLDOWN_S + 1.5, 0.05, "the Redis breaker")
+        say("breaker closed %.2f s after SIGCONT (cooldown %.1f s)", took,
+            REDIS_BREAKER_COOLDOWN_S)
         # Hits resume: with 500 keys per request the second one finds some cached.
         m2 = metrics.values()
         for _ in range(3):
@@ -190,18 +196,12 @@ class Breakers(StackTestCase):
         self.assertGreaterEqual(m1[metrics.REPLICA_OPENED] - m0[metrics.REPLICA_OPENED], 1)
         self.assertLess(paused_s, 10)
 
-        t_cont = time.monotonic()
-
-        def closed():
-            r = http.get("/db", timeout=5)
-            self.assertEqual(r.status, 200, r)
-            return metrics.values()[metrics.REPLICA_STATE] == 0
-        procs.wait_for(closed, DB_BREAKER_COOLDOWN_S + 4, interval=0.1,
-                       what="the replica breaker to close after SIGCONT")
-        say("replica breaker closed %.2f s after SIGCONT (cooldown %.1f s)",
-            time.monotonic() - t_cont, DB_BREAKER_COOLDOWN_S)
-        q0 = metrics.values()[metrics.key("millrace_db_queries_total", "replica1", "replica")]
+        took = self.wait_closed("/db", metrics.REPLICA_STATE, DB_BREAKER_COOLDOWN_S + 4, 0.1,
+                                "the replica breaker")
+        say("replica breaker closed %.2f s after SIGCONT (cooldown %.1f s)", took,
+            DB_BREAKER_COOLDOWN_S)
+        q0 = metrics.values()[metrics.REPLICA_Q]
         for _ in range(10):
             self.assertEqual(http.get("/db", timeout=5).status, 200)
-        q1 = metrics.values()[metrics.key("millrace_db_queries_total", "replica1", "replica")]
+        q1 = metrics.values()[metrics.REPLICA_Q]
         self.assertGreaterEqual(q1 - q0, 8, "reads did not return to the replica")

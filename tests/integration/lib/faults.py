@@ -6,7 +6,6 @@
   service the test stopped again and waits until /readyz shows every backend up and a burst of
   reads (on the replica) and writes answers 200 on every worker."""
 import collections
-import json
 import os
 import re
 import signal
@@ -14,7 +13,7 @@ import time
 
 from . import backends as be
 from . import env, http, metrics, procs, stack
-from .base import StackTestCase
+from .base import StackTestCase, case
 from .world import bad_answers, summary
 
 
@@ -142,12 +141,10 @@ class FailoverCase(StackTestCase):
                          % backend + "\n".join(down + up))
 
     def assert_json_error(self, r, status, what):
-        self.assertEqual(r.status, status, "%s: %r" % (what, r))
-        self.assertEqual(r.header("Content-Type"), "application/json", what)
-        body = json.loads(r.body)
-        self.assertIsInstance(body.get("error"), str, "%s: %r" % (what, r.body))
-        self.assertTrue(body["error"], what)
-        self.assertEqual(body.get("status"), status, "%s: %r" % (what, r.body))
+        """r is millrace's JSON error for `status`, with a non-empty error text."""
+        with case(what=what):
+            body = http.json_error(self, r, status)
+            self.assertTrue(body["error"], r.body)
 
 
 def wait_reads_on_replica(testcase, what, timeout=10):
