@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""fcgi_fuzz.py: the end-to-end fuzzer of millrace's FastCGI side (issue 6, item 4).
+"""fcgi_fuzz.py: the end-to-end fuzzer of millrace's FastCGI side, the part that
+reads untrusted bytes from the socket.
 
 For a bounded time it sends random and mutated FastCGI records to a running millrace's
 socket from several threads, one connection at a time each, every connection with a socket

@@ -39,7 +39,8 @@ def assert_headers(testcase, r, ctype, what):
 
 
 class Conformance(StackTestCase):
-    """TechEmpower's rules (REFERENCE.md section 7), through nginx."""
+    """TechEmpower's rules for the seven test types (headers, shapes, clamping), through
+    nginx."""
 
     def test_peer_check_script_passes(self):
         if not os.path.exists(PEER_CHECK):

@@ -79,7 +79,8 @@ class Logs(StackTestCase):
     def test_request_id_from_fastcgi_cannot_forge_a_log_line(self):
         """REQUEST_ID is a FastCGI param: nginx sends $request_id (hex), but a front end that
         passes a client's X-Request-Id, or anything that reaches the socket, sends what it
-        likes. STYLE.md section 8: quote values with spaces, escape quotes and newlines. A
+        likes. The log quotes values with spaces and escapes quotes and newlines, so no value
+        can start a line of its own. A
         slow request (over log.slow_ms = 1000 by default) is logged with req=."""
         rid = 'a b"c\n<3>event=forged_by_request_id'
         mark = procs.log_mark()

@@ -131,7 +131,7 @@ class Counters(StackTestCase):
         want[series_key("GET", "/metrics", "2xx")] += 1  # scrape a, counted after it answered
         self.assert_exact_delta(a, b, want)
 
-    def test_done_when_10000_wrk_requests_counted_exactly_and_p99_within_a_bucket(self):
+    def test_10000_wrk_requests_counted_exactly_and_p99_within_a_bucket(self):
         """wrk, 2 threads of one connection each, cycles 50 paths (24 /json, 20 /plaintext,
         5 /nope answered 404, 1 /test/sleep?ms=20) and stops each thread from its response()
         callback after 5,000 responses, each checked by status and body.
@@ -149,7 +149,7 @@ class Counters(StackTestCase):
         wake-ups and wrk), so millrace's true P99 <= wrk's P99. millrace's estimate lies in the
         same power-of-two bucket as its true P99, so its bucket can be no higher than the
         bucket of wrk's P99: a violation is a histogram or quantile bug. "Within one bucket"
-        (the issue's Done-when): wrk's P99 is in the same bucket or the next one up. Both are
+        (the bound this test sets): wrk's P99 is in the same bucket or the next one up. Both are
         over the whole mix (Prometheus: histogram_quantile(0.99, sum by (le)
         (increase(..._bucket[...])))) because wrk has no per-path latencies.
 
@@ -257,7 +257,7 @@ class Counters(StackTestCase):
                 self.assertTrue(name.endswith("_total"), name)
 
 
-# wrk's script for the Done-when test. Each thread cycles the paths from its own start, checks
+# wrk's script for the 10,000-request test. Each thread cycles the paths from its own start, checks
 # and counts each response by its body, and after `limit` responses writes a mark and stops its
 # event loop (one connection per thread: nothing is left in flight).
 WRK_MIX_LUA = r'''

@@ -1,7 +1,8 @@
-"""Bad input straight to the FastCGI socket (var/run/millrace.sock), bypassing nginx
-(issue 2, item 9). After each: the connection ends (no hang), a good request succeeds, the
-manager and the full pool are alive, and no worker crashed (DESIGN.md: bad input gets a
-clear 4xx, never a crash, a hang or a leak)."""
+"""Bad input straight to the FastCGI socket (var/run/millrace.sock), bypassing nginx:
+garbage, truncated records, huge lengths, stalls, too many params, an unknown role. After
+each: the connection ends (no hang), a good request succeeds, the manager and the full pool
+are alive, and no worker crashed. Bad input gets a clear 4xx, never a crash, a hang or a leak:
+whatever can reach the socket is untrusted."""
 import json
 import os
 import re

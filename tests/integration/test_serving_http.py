@@ -1,5 +1,6 @@
-"""Through the real nginx: exact bodies, headers, status codes and request limits
-(issue 2: /plaintext, /json, /healthz, 404, 405, HEAD, 413, 400, 414)."""
+"""Through the real nginx: exact bodies, headers and status codes of /plaintext, /json and
+/healthz, and of the errors (404, 405, HEAD, 413, 400, 414), which are millrace's JSON and
+not nginx's HTML pages."""
 import os
 import socket
 

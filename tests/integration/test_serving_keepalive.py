@@ -1,4 +1,4 @@
-"""The keepalive trap (issue 2, item 7): with libfcgi a kept FastCGI connection pins a
+"""The keepalive trap: with libfcgi a kept FastCGI connection pins a
 worker, so more kept connections than workers stalls requests. 64 concurrent clients
 through nginx against fewer workers: nothing may take 2 s, nothing may fail.
 
