@@ -26,8 +26,8 @@ def pct(sorted_vals, p):
     return sorted_vals[min(len(sorted_vals) - 1, int(p * len(sorted_vals)))]
 
 
-REPLICA_ERR = 'millrace_db_errors_total{backend="replica1",role="replica"}'
-REDIS_FAILURES = 'millrace_backend_failures_total{backend="redis",role="cache"}'
+REPLICA_ERR = metrics.key("millrace_db_errors_total", "replica1", "replica")
+REDIS_FAILURES = metrics.key("millrace_backend_failures_total", "redis", "cache")
 
 
 class RedisDown(faults.FailoverCase):

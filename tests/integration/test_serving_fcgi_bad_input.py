@@ -5,26 +5,14 @@ are alive, and no worker crashed. Bad input gets a clear 4xx, never a crash, a h
 whatever can reach the socket is untrusted."""
 import json
 import os
-import re
 import socket
 import struct
 import time
 
-from lib import env, fcgi, http, procs
+from lib import fcgi, http, procs
 from lib.base import StackTestCase
 from lib.http import HELLO_JSON
 
-
-
-def read_timeout_s():
-    try:
-        with open(env.MILLRACE_CONF) as f:
-            m = re.search(r"^\s*read_timeout_ms\s*=\s*(\d+)", f.read(), re.M)
-        if m:
-            return int(m.group(1)) / 1000.0
-    except OSError:
-        pass
-    return 10.0
 
 
 def fd_count(pid):
@@ -116,7 +104,7 @@ class BadInput(StackTestCase):
                 self.assertLess(time.monotonic() - t, 2.0,
                                 "a good request waited behind the stalled ones")
             # Each stalled connection is closed by the server.
-            limit = read_timeout_s() + 3.0
+            limit = fcgi.read_timeout_s() + 3.0
             for s in stalled:
                 left = t0 + limit - time.monotonic()
                 s.settimeout(max(0.1, left))
@@ -124,7 +112,7 @@ class BadInput(StackTestCase):
                     data = s.recv(65536)
                 except socket.timeout:
                     self.fail("a stalled connection was still open %.1fs after it stalled "
-                              "(read_timeout_ms is %.0f ms)" % (limit, read_timeout_s() * 1000))
+                              "(read_timeout_ms is %.0f ms)" % (limit, fcgi.read_timeout_s() * 1000))
                 except ConnectionResetError:
                     data = b""
                 out = [c for t, _, c in fcgi.parse_records(data) if t == fcgi.STDOUT]
@@ -178,7 +166,7 @@ class BadInput(StackTestCase):
         msg = fcgi.record(fcgi.BEGIN_REQUEST, fcgi.begin_body()) + \
             fcgi.stream(fcgi.PARAMS, fcgi.encode_params(params)) + \
             fcgi.stream(fcgi.STDIN, b"z" * 10)
-        s = fcgi.connect(timeout=read_timeout_s() + 5)
+        s = fcgi.connect(timeout=fcgi.read_timeout_s() + 5)
         try:
             s.sendall(msg)
             r = fcgi.read_response(s)
