@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""fcgi_fuzz.py: the end-to-end fuzzer of millrace's FastCGI side (issue 6, item 4).
+"""fcgi_fuzz.py: the end-to-end fuzzer of millrace's FastCGI side, the part that
+reads untrusted bytes from the socket.
 
 For a bounded time it sends random and mutated FastCGI records to a running millrace's
 socket from several threads, one connection at a time each, every connection with a socket
@@ -690,17 +691,6 @@ class Fuzzer:
         return mark + log_bytes(text)
 
 
-def read_timeout_s():
-    try:
-        with open(env.MILLRACE_CONF) as f:
-            m = re.search(r"^\s*read_timeout_ms\s*=\s*(\d+)", f.read(), re.M)
-        if m:
-            return int(m.group(1)) / 1000.0
-    except OSError:
-        pass
-    return 10.0
-
-
 def good_request(target, uri="/json"):
     s = target.connect(10)
     try:
@@ -777,7 +767,7 @@ def check_after(fz, mgr, n_pool):
         procs.wait_pool(10, n=n_pool)
     except AssertionError as e:
         fz.finding("the pool is not full after the run: %s" % e)
-    limit = read_timeout_s() + 2.0
+    limit = fcgi.read_timeout_s() + 2.0
     t = time.monotonic()
     try:
         procs.wait_for(lambda: len(procs.idle_workers(mgr)) == n_pool

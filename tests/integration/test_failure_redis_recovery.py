@@ -6,7 +6,7 @@ import struct
 import time
 
 from lib import backends as be
-from lib import env, http, procs, stack
+from lib import env, http, metrics, procs, stack
 from lib.base import StackTestCase
 
 # The prober's interval for this test: short, so that "within one interval" is far below the
@@ -16,7 +16,6 @@ PROBE_INTERVAL_MS = 100
 # Allowance for what the bound leaves out: one probe round (PostgreSQL first, then the PING),
 # the poll loop's own /metrics reads, and scheduling on a loaded 2-core machine under ASan.
 MARGIN_S = 0.150
-OPENED = 'millrace_breaker_opened_total{backend="redis",role="cache"}'
 
 
 def probe_interval_ms():
@@ -70,9 +69,9 @@ class RedisRecovery(StackTestCase):
         """Requests with Redis stopped until the breaker has opened and then reopened after a
         failed half-open try: every worker has failed, backed off, and the cooldown has just
         begun again, the worst moment for Redis to come back."""
-        opened0 = be.metrics()[OPENED]
+        opened0 = metrics.values()[metrics.REDIS_OPENED]
         deadline = time.monotonic() + 15
-        while be.metrics()[OPENED] < opened0 + 2:
+        while metrics.values()[metrics.REDIS_OPENED] < opened0 + 2:
             self.assertLess(time.monotonic(), deadline, "Redis's breaker never reopened")
             for _ in range(4):
                 r = http.get("/cached-queries?count=5", timeout=5)
@@ -90,14 +89,14 @@ class RedisRecovery(StackTestCase):
         self.redis_stopped = False
         t0 = time.monotonic()
         seed_every_world()
-        hits0 = be.metrics()[be.CACHE_HITS]
+        hits0 = metrics.values()[metrics.CACHE_HITS]
         request_s = 0.0
         while True:
             t = time.monotonic()
             r = http.get("/cached-queries?count=5", timeout=5)
             request_s = max(request_s, time.monotonic() - t)
             self.assertEqual(r.status, 200, r)
-            if be.metrics()[be.CACHE_HITS] > hits0:
+            if metrics.values()[metrics.CACHE_HITS] > hits0:
                 break
             self.assertLess(time.monotonic() - t0, 10, "cache hits never resumed")
         took = time.monotonic() - t0

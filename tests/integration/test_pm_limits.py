@@ -1,4 +1,4 @@
-"""Recycling and limits (issue 4, item 2): request_terminate_timeout_ms kills a stuck worker
+"""Recycling and limits: request_terminate_timeout_ms kills a stuck worker
 and nginx answers 502/504 at once; log.slow_ms logs the URI, the time and the backend time
 under nginx's $request_id; max_requests with jitter recycles workers at different points and
 loses nothing; emergency_restart_threshold replaces the whole pool after a burst of crashes;

@@ -1,10 +1,9 @@
 """The data behind millrace, read directly: PostgreSQL through `stack.py psql`, Redis through a
-tiny RESP client (binary-safe, so the cache's value envelope can be decoded), /metrics and
-/readyz through nginx. Standard library only; every call is bounded in time."""
+tiny RESP client (binary-safe, so the cache's value envelope can be decoded), /readyz
+through nginx. Standard library only; every call is bounded in time."""
 import concurrent.futures
 import json
 import os
-import re
 import threading
 import socket
 import struct
@@ -183,29 +182,7 @@ def cached_worlds(r, ids):
     return out
 
 
-# ---- millrace's own view --------------------------------------------------------------------
-
-_METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)$")
-
-
-def metrics():
-    """{'name{labels}': value} from GET /metrics through nginx."""
-    r = http.get("/metrics", timeout=5)
-    if r.status != 200:
-        raise AssertionError("GET /metrics answered %r" % r)
-    out = {}
-    for line in r.body.decode().splitlines():
-        m = _METRIC.match(line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
-
-
-REPLICA_Q = 'millrace_db_queries_total{backend="replica1",role="replica"}'
-PRIMARY_Q = 'millrace_db_queries_total{backend="primary",role="primary"}'
-CACHE_HITS = "millrace_cache_hits_total"
-CACHE_MISSES = "millrace_cache_misses_total"
-REPLICA_LAG = 'millrace_replica_lag_seconds{backend="replica1"}'
+# ---- millrace's own view (the /metrics series are in lib/metrics.py) ------------------
 
 
 def readyz():

@@ -1,8 +1,27 @@
 """The base class of every integration test: the stack must be up and whole before a test,
-and a test that breaks something (stops millrace, kills workers) leaves it whole again."""
+and a test that breaks something (stops millrace, kills workers) leaves it whole again. Also
+the two reporting helpers tests share: `say` (a measured number on the test's output) and
+`case` (names the case in a failure)."""
+import contextlib
 import unittest
 
-from . import env, http, procs, stack
+from . import http, procs, stack
+
+
+def say(fmt, *args):
+    """A measured number, on the test's output (run.py prints it with the test)."""
+    print("      " + (fmt % args if args else fmt), flush=True)
+
+
+@contextlib.contextmanager
+def case(**what):
+    """Names the case in a failure. (Not subTest: run.py reports no line for a failed
+    subtest.)"""
+    try:
+        yield
+    except AssertionError as e:
+        raise AssertionError("%s: %s" % (", ".join("%s=%r" % kv for kv in what.items()), e)) \
+            from None
 
 
 def stack_whole(timeout=15.0):

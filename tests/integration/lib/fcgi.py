@@ -1,5 +1,6 @@
 """A minimal FastCGI client (the protocol spec, version 1) that talks straight to millrace's
 socket, bypassing nginx: well-formed requests, and raw bytes for bad input."""
+import re
 import socket
 import struct
 import time
@@ -221,3 +222,24 @@ def parse_records(data):
         out.append((rtype, rid, data[i + 8:i + 8 + clen]))
         i += 8 + clen + plen
     return out
+
+
+def status_get(uri, path=None, timeout=2.0):
+    """A GET straight to the status socket (status_listen, var/run/status.sock unless path is
+    given); returns (response, seconds taken)."""
+    t0 = time.monotonic()
+    r = request("GET", uri, path=path or env.STATUS_SOCKET, timeout=timeout)
+    return r, time.monotonic() - t0
+
+
+def read_timeout_s():
+    """read_timeout_ms of the stack's var/millrace.conf, in seconds (10 s, the default, when
+    it is not set there): how long a worker waits for the rest of a request."""
+    try:
+        with open(env.MILLRACE_CONF) as f:
+            m = re.search(r"^\s*read_timeout_ms\s*=\s*(\d+)", f.read(), re.M)
+        if m:
+            return int(m.group(1)) / 1000.0
+    except OSError:
+        pass
+    return 10.0

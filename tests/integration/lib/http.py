@@ -1,5 +1,6 @@
 """HTTP/1.1 client for tests: every call has a timeout and returns a Response."""
 import http.client
+import json
 import socket
 
 from . import env
@@ -91,3 +92,18 @@ def raw(data, timeout=10.0, host=None, port=None):
         return b"".join(chunks)
     finally:
         s.close()
+
+
+HELLO_JSON = b'{"message":"Hello, World!"}'
+
+
+def json_error(testcase, r, status):
+    """Asserts r is millrace's JSON error (not an nginx HTML page) for `status`: the status,
+    an application/json body with that status and an error text. Returns the parsed body."""
+    testcase.assertEqual(r.status, status, r)
+    testcase.assertEqual(r.header("Content-Type"), "application/json",
+                         "expected millrace's JSON error, got body %r" % r.body[:300])
+    doc = json.loads(r.body)
+    testcase.assertEqual(doc.get("status"), status, doc)
+    testcase.assertIsInstance(doc.get("error"), str, doc)
+    return doc

@@ -205,3 +205,56 @@ def http_load(path, duration_s, connections, timeout_s=2):
     non2xx = sum(1 for s in res.samples if s.error is None and not 200 <= s.status < 300)
     return Summary("python", len(res.samples), non2xx, len(res.errors), res.max_latency,
                    res.summary())
+
+
+def drive(work, threads=4):
+    """Sends every (method, path) of `work` through nginx on keep-alive connections; returns
+    a Counter of (method, path, status)."""
+    todo = list(work)
+    lock = threading.Lock()
+    seen = collections.Counter()
+    errors = []
+
+    def run():
+        c = http.KeepAlive(timeout=10)
+        try:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    method, path = todo.pop()
+                try:
+                    r = c.request(method, path, body=b"" if method == "POST" else None)
+                except Exception as e:  # a socket error is a result, to report
+                    with lock:
+                        errors.append((method, path, repr(e)))
+                    continue
+                with lock:
+                    seen[(method, path, r.status)] += 1
+        finally:
+            c.close()
+    ths = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(120)
+    if errors:
+        raise AssertionError("%d requests failed at the socket: %r" % (len(errors), errors[:5]))
+    return seen
+
+
+def in_background(path, n, timeout):
+    """Starts n daemon threads that each GET path once through nginx (e.g. /test/sleep, to
+    keep workers busy); returns (threads, results): results gets each status code, or the repr
+    of an error, as they finish."""
+    results = []
+
+    def one():
+        try:
+            results.append(http.get(path, timeout=timeout).status)
+        except Exception as e:
+            results.append(repr(e))
+    ths = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+    for t in ths:
+        t.start()
+    return ths, results

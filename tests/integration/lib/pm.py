@@ -1,6 +1,7 @@
-"""Helpers for the process-manager tests (test_pm*.py): run millrace with extra settings for
-one test and put the default stack config back afterwards, watch the pool's size while a load
-runs, and read /metrics and /status."""
+"""Helpers for tests that run millrace with settings of their own (the test_pm_*.py files and
+some test_failure_*.py): restart millrace with extra settings for one test and put the default
+stack config back afterwards, watch the pool's size while a load runs, read /metrics and
+/status, and the users and /proc fields the privilege checks look at."""
 import os
 import re
 import threading
@@ -132,6 +133,19 @@ class PmTestCase(StackTestCase):
             self.assertEqual(len(w), n, "%s: %d workers (%s), want %d\nlog:\n%s"
                              % (what, len(w), w, n, self.log()[-3000:]))
             time.sleep(0.05)
+
+
+IS_ROOT = os.geteuid() == 0
+WEB_USER = "www-data"  # what scripts/stack.py puts in var/millrace.conf when root
+
+
+def read_text(path):
+    """The text of a file, "" when it does not exist (yet)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
 
 
 def user_uid(name):

@@ -47,3 +47,15 @@ def ensure_millrace(timeout=30, binary=None):
         up("millrace", extra_env={"MILLRACE_BIN": binary} if binary else None)
     procs.wait_for(procs.manager_pid, timeout, what="the millrace manager")
     return procs.wait_pool(timeout)
+
+
+def restart_millrace(extra="", binary=None, timeout=15):
+    """Starts the stack's millrace again with MR_CONF_EXTRA = extra appended to its config
+    ("" restores the default), the given binary or $MILLRACE_BIN, and waits for a full pool.
+    For a whole test class (setUpClass); a single test uses lib/pm.PmTestCase.configure."""
+    e = {"MR_CONF_EXTRA": extra}
+    if binary:
+        e["MILLRACE_BIN"] = binary
+    up("millrace", extra_env=e)
+    procs.wait_for(procs.manager_pid, timeout, what="the millrace manager")
+    return procs.wait_pool(timeout)

@@ -1,4 +1,4 @@
-"""The keepalive trap (issue 2, item 7): with libfcgi a kept FastCGI connection pins a
+"""The keepalive trap: with libfcgi a kept FastCGI connection pins a
 worker, so more kept connections than workers stalls requests. 64 concurrent clients
 through nginx against fewer workers: nothing may take 2 s, nothing may fail.
 
@@ -7,7 +7,7 @@ connections than workers): before millrace unpinned idle kept connections, that 
 the whole pool (34 timeouts in 5 s), and plain requests behind it stalled too."""
 import threading
 
-from lib import load, procs
+from lib import load
 from lib.base import StackTestCase
 
 

@@ -1,4 +1,4 @@
-"""Pool modes (issue 4, item 1): dynamic, ondemand and adaptive grow under a load that exceeds
+"""Pool modes: dynamic, ondemand and adaptive grow under a load that exceeds
 what is running, never past `workers` (max_children), and shrink when idle; adaptive stops at
 its memory budget; a saturated static pool says so (event=max_children_reached, once per 10 s,
 counted in /metrics and /status). Each test restarts millrace with its own settings and puts

@@ -12,10 +12,10 @@
 
 The live check starts its own millrace on temporary unix sockets (binary from MILLRACE_BIN,
 default build/asan/millrace-test if built, else ./millrace; relative paths are relative to
-the repository root) and stops it by pid. It needs no data backends and no cgi-fcgi: a small
-FastCGI client is below.
+the repository root) and stops it by pid. It needs no data backends and no cgi-fcgi: it talks
+FastCGI with lib/fcgi.py.
 
-Run alone:  python3 tests/integration/test_monitoring_docs.py
+Run alone:  python3 tests/integration/test_observability_monitoring_docs.py
 """
 
 import json
@@ -23,8 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,9 @@ DOCS = os.path.join(ROOT, "docs")
 ALERTS = os.path.join(DOCS, "alerts.yml")
 ALERTS_TEST = os.path.join(DOCS, "alerts_test.yml")
 DASHBOARD = os.path.join(DOCS, "grafana-dashboard.json")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import env, fcgi  # noqa: E402
 
 METRIC_RE = re.compile(r"\bmillrace_[a-z_]+")
 HIST_SUFFIXES = ("_bucket", "_sum", "_count")
@@ -56,14 +57,6 @@ def run(argv, cwd=ROOT, timeout=60):
     p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace")
-
-
-def millrace_bin():
-    env = os.environ.get("MILLRACE_BIN")
-    if env:
-        return env if os.path.isabs(env) else os.path.join(ROOT, env)
-    asan = os.path.join(ROOT, "build", "asan", "millrace-test")
-    return asan if os.path.exists(asan) else os.path.join(ROOT, "millrace")
 
 
 def yaml_exprs(path):
@@ -147,79 +140,6 @@ def metric_names(exprs):
 # ---------------------------------------------------------------------------------------
 # A minimal FastCGI responder client (one request per connection)
 
-FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = (
-    1, 3, 4, 5, 6, 7)
-
-
-def _record(rtype, content, req_id=1):
-    pad = (-len(content)) % 8
-    return struct.pack(">BBHHBB", 1, rtype, req_id, len(content), pad, 0) + content + b"\0" * pad
-
-
-def _nv_len(n):
-    return struct.pack(">B", n) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def _params(params):
-    body = b""
-    for k, v in params.items():
-        k, v = k.encode(), v.encode()
-        body += _nv_len(len(k)) + _nv_len(len(v)) + k + v
-    return body
-
-
-def fcgi_get(sock_path, path, query="", timeout=10.0):
-    """GET path?query over FastCGI; returns (status code, headers dict, body bytes)."""
-    uri = path + ("?" + query if query else "")
-    params = {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "DOCUMENT_URI": path,
-        "REQUEST_URI": uri, "QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1",
-        "GATEWAY_INTERFACE": "CGI/1.1", "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80", "CONTENT_LENGTH": "",
-    }
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock_path)
-        p = _params(params)
-        msg = _record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
-        for i in range(0, len(p), 65535):
-            msg += _record(FCGI_PARAMS, p[i:i + 65535])
-        msg += _record(FCGI_PARAMS, b"") + _record(FCGI_STDIN, b"")
-        s.sendall(msg)
-        data = b""
-        stdout = b""
-        ended = False
-        while not ended:
-            while len(data) >= 8:
-                _, rtype, _, clen, plen, _ = struct.unpack(">BBHHBB", data[:8])
-                if len(data) < 8 + clen + plen:
-                    break
-                content = data[8:8 + clen]
-                data = data[8 + clen + plen:]
-                if rtype == FCGI_STDOUT:
-                    stdout += content
-                elif rtype == FCGI_END_REQUEST:
-                    ended = True
-                    break
-            if ended:
-                break
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    head, _, body = stdout.partition(b"\r\n\r\n")
-    headers = {}
-    for line in head.decode("latin-1").split("\r\n"):
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    status = int(headers.get("status", "200").split()[0])
-    return status, headers, body
-
-
 # ---------------------------------------------------------------------------------------
 
 
@@ -289,7 +209,7 @@ class LiveMetricsTest(unittest.TestCase):
     """Every millrace_* name used in the docs is declared by a live /metrics."""
 
     def setUp(self):
-        self.bin = millrace_bin()
+        self.bin = env.millrace_bin()
         if not os.access(self.bin, os.X_OK):
             self.skipTest("no millrace binary at %s (make millrace, or set MILLRACE_BIN)"
                           % self.bin)
@@ -312,7 +232,8 @@ class LiveMetricsTest(unittest.TestCase):
                                                            self._log()))
             if os.path.exists(self.sock) and os.path.exists(self.status_sock):
                 try:
-                    if fcgi_get(self.status_sock, "/metrics", timeout=2)[0] == 200:
+                    if fcgi.request("GET", "/metrics", path=self.status_sock,
+                                    timeout=2).status == 200:
                         return
                 except OSError:
                     pass
@@ -339,10 +260,10 @@ class LiveMetricsTest(unittest.TestCase):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def scrape(self, sock):
-        status, headers, body = fcgi_get(sock, "/metrics")
-        self.assertEqual(status, 200)
-        self.assertIn("text/plain", headers.get("content-type", ""))
-        text = body.decode("utf-8")
+        r = fcgi.request("GET", "/metrics", path=sock, timeout=10)
+        self.assertEqual(r.status, 200)
+        self.assertIn("text/plain", r.header("Content-Type", ""))
+        text = r.body.decode("utf-8")
         helps = set(re.findall(r"^# HELP (\S+) ", text, re.M))
         types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
         return helps, types

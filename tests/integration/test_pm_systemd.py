@@ -16,7 +16,7 @@ Needs no backend: /plaintext answers without Redis or PostgreSQL, and the config
 port 1 so that no test touches another stack. Every test runs its own millrace on its own
 sockets in a temporary directory, stops it by pid and leaves nothing running.
 
-    python3 tests/integration/test_systemd.py -v
+    python3 tests/integration/test_pm_systemd.py -v
 
 MILLRACE_BIN (relative to the repo root) picks the binary; default build/asan/millrace-test,
 else ./millrace. Standard library only.
@@ -42,18 +42,6 @@ EX_CONFIG = 78
 PLAINTEXT = b"Hello, World!"
 
 
-def millrace_bin():
-    b = os.environ.get("MILLRACE_BIN")
-    if b:
-        return b if os.path.isabs(b) else os.path.join(ROOT, b)
-    for cand in ("build/asan/millrace-test", "millrace"):
-        p = os.path.join(ROOT, cand)
-        if os.access(p, os.X_OK):
-            return p
-    return os.path.join(ROOT, "build/asan/millrace-test")
-
-
-BIN = millrace_bin()
 
 
 def tool(name):
@@ -68,7 +56,9 @@ def tool(name):
 # ---- the suite's helpers -------------------------------------------------------------------
 
 sys.path.insert(0, HERE)
-from lib import fcgi, procs  # noqa: E402
+from lib import env, fcgi, procs  # noqa: E402
+
+BIN = env.millrace_bin()
 
 alive = procs.alive
 children = procs.children
@@ -346,7 +336,7 @@ class SocketActivationTest(Case):
         self.assertTrue(os.path.exists(self.sock))
 
     def test_inetd_mode_passes_the_listening_socket_on_fd0(self):
-        # A fact for REFERENCE.md §6: --inetd without -a hands over the listening socket
+        # What the inetd mode relies on: --inetd without -a hands over the listening socket
         # itself (SO_ACCEPTCONN) on fd 0 and fd 1, and sets no LISTEN_* variables.
         probe = ("import os,socket\n"
                  "for fd in (0, 1):\n"
