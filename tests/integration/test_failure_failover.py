@@ -5,6 +5,7 @@ a restarted backend up, that it serves. Every test heals what it stopped and wai
 stack serves normally (lib/faults.FailoverCase). A database outage also must not leak libpq's
 words into a 503 body: the body is fixed text and the detail goes to the log."""
 import json
+import re
 import threading
 import time
 
@@ -242,8 +243,11 @@ class DatabaseOutage(StackTestCase):
             if r.status == 200:
                 return
             try:
+                doc = json.loads(r.body)
+                rid = doc.pop("request_id", None)  # nginx's $request_id: 32 hex digits
                 ok = (r.status == 503 and r.header("Content-Type") == "application/json"
-                      and json.loads(r.body) == {"error": fixed[path], "status": 503})
+                      and doc == {"error": fixed[path], "status": 503}
+                      and isinstance(rid, str) and re.fullmatch(r"[0-9a-f]{32}", rid))
             except ValueError:
                 ok = False
             low = r.body.decode("utf-8", "replace").lower()

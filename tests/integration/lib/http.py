@@ -106,4 +106,5 @@ def json_error(testcase, r, status):
     doc = json.loads(r.body)
     testcase.assertEqual(doc.get("status"), status, doc)
     testcase.assertIsInstance(doc.get("error"), str, doc)
+    testcase.assertIsInstance(doc.get("request_id"), str, doc)  # "-" without nginx's
     return doc
