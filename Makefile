@@ -43,7 +43,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=build/asan/%.o)
 DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
-        install uninstall clean fuzz chaos soak include-check
+        install uninstall clean fuzz chaos soak include-check guide-check
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -89,6 +89,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory guide-check
 	@$(MAKE) --no-print-directory integration
 
 up: millrace
@@ -121,6 +122,10 @@ lint: deps
 
 format:
 	clang-format -i $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC)
+# Every C example of docs/guide.md builds as a module and millrace -t accepts it.
+guide-check: millrace
+	@python3 scripts/check-guide.py ./millrace
+
 # Includes point down the floors of scripts/check-includes.py.
 include-check:
 	@python3 scripts/check-includes.py
