@@ -123,7 +123,7 @@ mr_tpl_set_add(struct mr_tpl_set *set, const char *name, const char *text, size_
     t->text[len] = '\0';
     t->len = len;
     void *arr = set->t;
-    grow(&arr, set->n, &set->cap, sizeof(*set->t));
+    grow(&arr, set->n, &set->cap, sizeof(struct mr_tpl *));
     set->t = arr;
     set->t[set->n++] = t;
     return 0;
@@ -327,7 +327,9 @@ close_section(struct parser *p, const char *name, size_t len)
 static int
 parse_tag(struct parser *p, const char *s, size_t len, bool triple)
 {
-    char sigil = triple ? '{' : len > 0 ? s[0] : '\0';
+    char sigil = '{';
+    if (!triple)
+        sigil = len > 0 ? s[0] : '\0';
     if (sigil == '!')
         return 0;
     if (sigil == '=')
