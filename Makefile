@@ -43,7 +43,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=build/asan/%.o)
 DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
-        install uninstall clean fuzz chaos soak include-check guide-check
+        install uninstall clean fuzz chaos soak include-check guide-check bench-template
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -103,6 +103,15 @@ run: millrace
 
 bench: millrace
 	@scripts/bench.sh
+
+# Fortunes rendered directly and through app/lib/template (ns per page, malloc, calloc and
+# realloc calls counted through --wrap); release flags, not part of make test.
+BENCH_TPL_SRC := app/lib/template.c app/lib/tv.c app/lib/html.c app/lib/buf.c app/lib/arena.c \
+                 app/lib/err.c
+build/rel/template-bench: tests/bench/template_bench.c $(BENCH_TPL_SRC:%.c=build/rel/%.o)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^
+bench-template: build/rel/template-bench
+	@build/rel/template-bench
 
 # Soak (SOAK_REQUESTS, default 1,000,000 mixed requests): RSS and descriptors per worker.
 soak: millrace
