@@ -28,8 +28,9 @@ SAN         = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 ASAN_CFLAGS = $(BASE) -O1 -g $(SAN) -DMR_TEST_BUILD
 
 # `millrace new`'s template, compiled in as a table of strings.
-GEN_SRC  := build/gen/scaffold_files.c
+GEN_SRC  := build/gen/scaffold_files.c build/gen/techempower_templates.c
 SCAFFOLD := $(shell find app/scaffold/template -type f)
+TE_TPL   := $(wildcard handlers/templates/*)
 SRC      := $(wildcard app/*.c app/*/*.c handlers/*.c db/*.c cache/*.c) $(GEN_SRC)
 HDR      := $(wildcard app/*/*.h handlers/*.h db/*.h cache/*.h)
 LIB_SRC  := $(filter-out app/main.c,$(SRC))
@@ -52,9 +53,13 @@ $(DEPS_STAMP): scripts/deps.sh
 	@scripts/deps.sh
 	@mkdir -p $(@D) && touch $@
 
-$(GEN_SRC): scripts/embed.py $(SCAFFOLD)
+build/gen/scaffold_files.c: scripts/embed.py $(SCAFFOLD)
 	@mkdir -p $(@D)
 	python3 scripts/embed.py app/scaffold/template $@
+# The built-in application's templates (handlers/templates/), compiled in.
+build/gen/techempower_templates.c: scripts/embed.py $(TE_TPL)
+	@mkdir -p $(@D)
+	python3 scripts/embed.py --templates handlers/templates $@ mr_techempower_templates
 
 build/rel/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -51,7 +51,7 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
         return 1;
     }
     struct mr_served served;
-    if (mr_served_open(cfg->app, &mr_techempower_app, mr_ops_table, mr_ops_count, &served, &err) <
+    if (mr_served_open(cfg->app, mr_techempower_app(), mr_ops_table, mr_ops_count, &served, &err) <
         0) {
         char q[MR_ERR_LEN + 8];
         mr_log(MR_LOG_ERR, "start_failed", "err=%s", mr_log_quote(q, sizeof(q), err.msg));
@@ -62,8 +62,16 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
     mr_mgr_label_routes(sb, served.routes, served.n_routes);
     mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0 app=%s", getpid(),
            served.app->name);
-    struct mr_worker_args a = {
-        cfg, sb, 0, &sb->workers[0], l->fd, served.routes, served.n_routes, served.app, true};
+    struct mr_worker_args a = {.cfg = cfg,
+                               .sb = sb,
+                               .slot = 0,
+                               .me = &sb->workers[0],
+                               .listen_fd = l->fd,
+                               .routes = served.routes,
+                               .n_routes = served.n_routes,
+                               .app = served.app,
+                               .templates = served.templates,
+                               .is_pool = true};
     int rc = mr_worker_run(&a);
     mr_served_close(&served);
     mr_sb_free(&sb);
@@ -213,7 +221,7 @@ main(int argc, char **argv)
         rc = run_single_worker(&cfg, &l);
         mr_cfg_fini(&cfg);
     } else {
-        struct mr_mgr_tables t = {&mr_techempower_app, mr_ops_table, mr_ops_count, mr_status_table,
+        struct mr_mgr_tables t = {mr_techempower_app(), mr_ops_table, mr_ops_count, mr_status_table,
                                   mr_status_count};
         rc = mr_mgr_run(&cfg, &l, &status_l, &t);
     }

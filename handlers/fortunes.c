@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* fortunes: TechEmpower's server-side template test: every Fortune row from a replica, one
  * row added at request time, sorted by message (byte order, which for UTF-8 is code point
- * order), rendered as escaped HTML. */
+ * order), rendered by handlers/templates/fortunes.html (compiled in at build time). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/lib/clock.h"
-#include "app/lib/html.h"
 #include "handlers/handlers.h"
 
 static int
@@ -43,17 +42,13 @@ h_fortunes(struct mr_ctx *ctx)
         memcpy(all, rows, n * sizeof(*all));
     all[n] = (struct mr_fortune){0, added, sizeof(added) - 1};
     qsort(all, n + 1, sizeof(*all), by_message);
-    struct mr_buf *b = mr_resp_body(&ctx->resp);
-    mr_buf_puts(b, "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
-                   "<tr><th>id</th><th>message</th></tr>");
-    for (size_t i = 0; i <= n; i++) {
-        mr_buf_puts(b, "<tr><td>");
-        mr_buf_int(b, all[i].id);
-        mr_buf_puts(b, "</td><td>");
-        mr_html_escape(b, all[i].message, all[i].message_len);
-        mr_buf_puts(b, "</td></tr>");
+    struct mr_view *root = mr_view_object(ctx);
+    struct mr_view *list = mr_view_set_list(root, "fortunes");
+    for (size_t i = 0; i <= n && list != NULL; i++) {
+        struct mr_view *row = mr_view_push_object(list);
+        if (mr_view_set_int(row, "id", all[i].id) != 0 ||
+            mr_view_set_string(row, "message", all[i].message, all[i].message_len) != 0)
+            list = NULL;
     }
-    mr_buf_puts(b, "</table></body></html>");
-    mr_resp_type(&ctx->resp, "text/html; charset=utf-8");
-    return 0;
+    return mr_render(ctx, "fortunes", list != NULL ? root : NULL);
 }

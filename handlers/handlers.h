@@ -12,7 +12,7 @@
 
 /* The built-in application (the TechEmpower set), and millrace's own routes, served beside
  * any application. */
-extern const struct mr_app mr_techempower_app;
+const struct mr_app *mr_techempower_app(void);
 extern const struct mr_route mr_ops_table[];
 extern const size_t mr_ops_count;
 

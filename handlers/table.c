@@ -20,13 +20,27 @@ static const struct mr_route techempower_routes[] = {
     {"POST", "/updates", h_updates, 0},
 };
 
-const struct mr_app mr_techempower_app = {
-    .api_version = MR_API_VERSION,
-    .name = "techempower",
-    .version = MR_VERSION,
-    .routes = techempower_routes,
-    .n_routes = sizeof(techempower_routes) / sizeof(techempower_routes[0]),
-};
+/* handlers/templates/, compiled in by scripts/embed.py (build/gen/techempower_templates.c). */
+extern const struct mr_template mr_techempower_templates[];
+extern const size_t mr_techempower_templates_count;
+
+const struct mr_app *
+mr_techempower_app(void)
+{
+    /* Filled at the first call: the templates' count is not a constant expression. */
+    static struct mr_app app;
+    if (app.api_version == 0)
+        app = (struct mr_app){
+            .api_version = MR_API_VERSION,
+            .name = "techempower",
+            .version = MR_VERSION,
+            .routes = techempower_routes,
+            .n_routes = sizeof(techempower_routes) / sizeof(techempower_routes[0]),
+            .templates = mr_techempower_templates,
+            .n_templates = mr_techempower_templates_count,
+        };
+    return &app;
+}
 
 const struct mr_route mr_ops_table[] = {
     {"GET", "/healthz", h_healthz, MR_ROUTE_NEVER_SHED},

@@ -77,6 +77,12 @@ struct mr_worker_info {
     const char *app_path; /* the module's file as configured */
 };
 
+/* A template compiled into the module (see "HTML templates" below). */
+struct mr_template {
+    const char *name; /* what mr_render names it by, and partials include it by */
+    const char *text;
+};
+
 /* An application: what the module's entry point returns. Static data of the module. */
 struct mr_app {
     unsigned api_version; /* MR_API_VERSION when built; MR_APP sets it */
@@ -89,6 +95,12 @@ struct mr_app {
     int (*init)(const struct mr_worker_info *w);
     /* Optional. Runs in each worker before it exits normally. */
     void (*fini)(void);
+    /* Optional HTML templates: compiled-in ones, and a folder of NAME.mustache / NAME.html
+     * files (relative to the module's own folder), compiled together once at load; a syntax
+     * error refuses the module with `template:line: reason`. */
+    const struct mr_template *templates;
+    size_t n_templates;
+    const char *templates_dir;
 };
 
 /* The symbols a module exports; MR_APP defines both. The server reads the version first and
@@ -174,6 +186,32 @@ MR_API void mr_jw_stringn(struct mr_jw *j, const char *s, size_t len);
 MR_API void mr_jw_int(struct mr_jw *j, long long v);
 MR_API void mr_jw_bool(struct mr_jw *j, bool v);
 MR_API void mr_jw_null(struct mr_jw *j);
+
+/* ---- HTML templates ------------------------------------------------------------------- */
+
+/* A small mustache: {{name}} (HTML-escaped), {{{name}}} or {{& name}} (raw), dotted names,
+ * {{.}}, sections {{#list}}...{{/list}} (once per item, or once when true), inverted
+ * sections {{^name}}...{{/name}}, partials {{> other}}, comments {{! ... }}; no delimiter
+ * changes, no lambdas (docs/templates.md). A template renders a view: a tree of values the
+ * handler builds in the request arena. Strings and keys are borrowed: they must live until
+ * the response is sent (literals, request strings, or mr_alloc memory). */
+struct mr_view;
+/* A new empty object or list in the arena, or NULL past its ceiling. */
+MR_API struct mr_view *mr_view_object(struct mr_ctx *ctx);
+MR_API struct mr_view *mr_view_list(struct mr_ctx *ctx);
+/* obj[key] = a string, integer or boolean. Returns 0, or -ENOMEM past the arena's ceiling,
+ * or -EINVAL when obj is NULL or not an object (so a failed constructor is caught here). */
+MR_API int mr_view_set_string(struct mr_view *obj, const char *key, const char *s, size_t len);
+MR_API int mr_view_set_int(struct mr_view *obj, const char *key, long long v);
+MR_API int mr_view_set_bool(struct mr_view *obj, const char *key, bool v);
+/* A new empty object or list set as obj[key], or appended to list; NULL on failure. */
+MR_API struct mr_view *mr_view_set_object(struct mr_view *obj, const char *key);
+MR_API struct mr_view *mr_view_set_list(struct mr_view *obj, const char *key);
+MR_API struct mr_view *mr_view_push_object(struct mr_view *list);
+/* Renders the application's template `name` with root into the body, and sets the type to
+ * text/html; charset=utf-8 unless the handler set one. Returns 0, or 500 (no such template,
+ * NULL root, the arena's ceiling, nesting too deep), the reason in the log line. */
+MR_API int mr_render(struct mr_ctx *ctx, const char *name, const struct mr_view *root);
 
 /* ---- Memory, randomness, logging ------------------------------------------------------ */
 

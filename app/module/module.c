@@ -218,27 +218,18 @@ static void
 check_in_child(const char *path, const struct mr_route *own, size_t n_own, int fd)
 {
     struct mr_err err = {0};
-    struct mr_module *m = NULL;
-    int rc = mr_module_open(path, &m, &err);
-    if (rc == 0) {
-        struct mr_route *t = NULL;
-        size_t n = 0;
-        rc = mr_module_routes(m->app, own, n_own, &t, &n, &err);
-        free(t);
-        if (rc != 0) {
-            struct mr_err why = err;
-            (void)mr_err_set(&err, rc, "%s: %s", path, why.msg);
-        }
-    }
-    if (rc == 0 && m->app->init != NULL) {
+    struct mr_served served;
+    int rc = mr_served_open(path, NULL, own, n_own, &served, &err);
+    const struct mr_app *app = rc == 0 ? served.app : NULL;
+    if (rc == 0 && app->init != NULL) {
         struct mr_worker_info w = {.worker = -1, .app_path = path};
-        int irc = m->app->init(&w);
+        int irc = app->init(&w);
         if (irc != 0)
             rc = mr_err_set(&err, -EINVAL, "%s: init failed: %s", path,
                             irc < 0 ? strerror(-irc) : "nonzero return");
     }
-    if (rc == 0 && m->app->fini != NULL)
-        m->app->fini();
+    if (rc == 0 && app->fini != NULL)
+        app->fini();
     if (rc != 0) {
         ssize_t w = write(fd, err.msg, strlen(err.msg));
         (void)w;
@@ -310,6 +301,43 @@ mr_module_check(const char *path, const struct mr_route *own, size_t n_own, int 
     return 0;
 }
 
+/* The app's templates, compiled-in and from templates_dir (beside the module), as one set. */
+static int
+compile_templates(const struct mr_app *app, const char *app_path, struct mr_tpl_set **out,
+                  struct mr_err *err)
+{
+    *out = NULL;
+    bool has_dir = app->templates_dir != NULL && *app->templates_dir != '\0';
+    if (app->n_templates == 0 && !has_dir)
+        return 0;
+    struct mr_tpl_set *set = mr_tpl_set_new();
+    int rc = 0;
+    for (size_t i = 0; i < app->n_templates && rc == 0; i++) {
+        const struct mr_template *t = &app->templates[i];
+        rc = t->name != NULL && t->text != NULL
+                 ? mr_tpl_set_add(set, t->name, t->text, strlen(t->text), err)
+                 : mr_err_set(err, -EINVAL, "template %zu: name and text are required", i + 1);
+    }
+    if (rc == 0 && has_dir) {
+        char dir[4096];
+        const char *slash = strrchr(app_path, '/');
+        if (app->templates_dir[0] == '/' || slash == NULL)
+            (void)snprintf(dir, sizeof(dir), "%s", app->templates_dir);
+        else
+            (void)snprintf(dir, sizeof(dir), "%.*s/%s", (int)(slash - app_path), app_path,
+                           app->templates_dir);
+        rc = mr_tpl_set_load_dir(set, dir, err);
+    }
+    if (rc == 0)
+        rc = mr_tpl_set_compile(set, err);
+    if (rc != 0) {
+        mr_tpl_set_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}
+
 int
 mr_served_open(const char *app_path, const struct mr_app *builtin, const struct mr_route *own,
                size_t n_own, struct mr_served *out, struct mr_err *err)
@@ -323,11 +351,13 @@ mr_served_open(const char *app_path, const struct mr_app *builtin, const struct 
         app = out->module->app;
     }
     int rc = mr_module_routes(app, own, n_own, &out->routes, &out->n_routes, err);
+    if (rc == 0)
+        rc = compile_templates(app, app_path, &out->templates, err);
     if (rc != 0) {
         struct mr_err why = *err;
-        (void)mr_err_set(err, rc, "%s: %s", *app_path != '\0' ? app_path : "built-in routes",
+        (void)mr_err_set(err, rc, "%s: %s", *app_path != '\0' ? app_path : "built-in application",
                          why.msg);
-        mr_module_close(&out->module);
+        mr_served_close(out);
         return rc;
     }
     out->app = app;
@@ -337,6 +367,8 @@ mr_served_open(const char *app_path, const struct mr_app *builtin, const struct 
 void
 mr_served_close(struct mr_served *s)
 {
+    if (s->templates != NULL)
+        mr_tpl_set_free(s->templates);
     free(s->routes);
     mr_module_close(&s->module);
     memset(s, 0, sizeof(*s));

@@ -15,6 +15,7 @@
 
 #include "app/include/millrace.h"
 #include "app/lib/err.h"
+#include "app/lib/template.h"
 
 struct mr_module;
 
@@ -45,10 +46,13 @@ struct mr_served {
     const struct mr_app *app;
     struct mr_route *routes; /* malloc'd */
     size_t n_routes;
+    struct mr_tpl_set *templates; /* the app's, compiled; NULL when it has none */
 };
 
-/* Opens app_path ("" = builtin) and builds the table with `own`. Returns 0, or a negative
- * errno with err as "path: reason" and *out empty. Does not run init: check first. */
+/* Opens app_path ("" = builtin), builds the table with `own` and compiles the app's
+ * templates (templates_dir relative to the module's folder). Returns 0, or a negative errno
+ * with err as "path: reason" (a template's as "path: template:line: reason") and *out
+ * empty. Does not run init: check first. */
 MR_MUST_CHECK int mr_served_open(const char *app_path, const struct mr_app *builtin,
                                  const struct mr_route *own, size_t n_own, struct mr_served *out,
                                  struct mr_err *err);

@@ -13,6 +13,7 @@
 #include "app/config/config.h"
 #include "app/lib/json.h"
 #include "app/lib/rand.h"
+#include "app/lib/template.h"
 #include "app/serve/request.h"
 #include "app/serve/response.h"
 #include "app/board/scoreboard.h"
@@ -33,13 +34,14 @@ struct mr_ctx {
     struct mr_cache *cache;
     struct mr_sb *sb;
     struct mr_rand *rng;
-    const struct mr_route *route; /* the row being served; NULL before routing */
-    struct mr_jw json;            /* the writer mr_json_begin hands out */
-    int slot;                     /* this worker's scoreboard slot */
-    int64_t start_us;             /* monotonic start of the request */
-    int64_t deadline_ms;          /* monotonic; every backend call gets what is left */
-    int64_t backend_us;           /* time spent waiting on Redis and PostgreSQL */
-    const char *err_detail;       /* internal reason of a failure, for the log line only */
+    const struct mr_route *route;       /* the row being served; NULL before routing */
+    const struct mr_tpl_set *templates; /* the app's, for mr_render; NULL when none */
+    struct mr_jw json;                  /* the writer mr_json_begin hands out */
+    int slot;                           /* this worker's scoreboard slot */
+    int64_t start_us;                   /* monotonic start of the request */
+    int64_t deadline_ms;                /* monotonic; every backend call gets what is left */
+    int64_t backend_us;                 /* time spent waiting on Redis and PostgreSQL */
+    const char *err_detail;             /* internal reason of a failure, for the log line only */
 };
 
 #endif

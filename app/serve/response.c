@@ -7,12 +7,14 @@
 #include "app/lib/json.h"
 #include "app/serve/response.h"
 
+const char mr_resp_default_type[] = "text/plain; charset=utf-8";
+
 void
 mr_resp_init(struct mr_resp *r, struct mr_arena *a)
 {
     r->status = 200;
     r->request_id = "-";
-    r->content_type = "text/plain; charset=utf-8";
+    r->content_type = mr_resp_default_type;
     mr_buf_init(&r->headers, a, 128);
     mr_buf_init(&r->body, a, 1024);
 }

@@ -18,6 +18,9 @@ struct mr_resp {
     struct mr_buf body;
 };
 
+/* The Content-Type of a response nobody typed. */
+extern const char mr_resp_default_type[];
+
 void mr_resp_init(struct mr_resp *r, struct mr_arena *a);
 void mr_resp_status(struct mr_resp *r, int status);
 void mr_resp_type(struct mr_resp *r, const char *content_type);

@@ -157,6 +157,7 @@ serve_one(struct mr_worker *w)
         .sb = w->sb,
         .rng = &w->rng,
         .slot = w->slot,
+        .templates = w->templates,
         .start_us = mr_clock_us(),
     };
     atomic_store_explicit(&w->me->req_start_us, ctx.start_us, memory_order_relaxed);
@@ -188,6 +189,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->routes = a->routes;
     w->n_routes = a->n_routes;
     w->app = a->app;
+    w->templates = a->templates;
     w->is_pool = a->is_pool;
     const struct mr_cfg *c = a->cfg;
     w->limits = (struct mr_req_limits){c->max_params,       c->max_params_bytes, c->max_query_bytes,

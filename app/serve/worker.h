@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "app/config/config.h"
+#include "app/lib/template.h"
 #include "app/serve/router.h"
 #include "app/board/scoreboard.h"
 
@@ -22,8 +23,9 @@ struct mr_worker_args {
     const struct mr_route *routes; /* the handler table it serves */
     size_t n_routes;
     const struct mr_app *app; /* whose init runs after fork and fini before exit; or NULL */
-    bool is_pool;             /* a pool worker: counted in the route metrics, sheds load (the status
-                               * process is neither) */
+    const struct mr_tpl_set *templates; /* the app's compiled templates, or NULL */
+    bool is_pool; /* a pool worker: counted in the route metrics, sheds load (the status
+                   * process is neither) */
 };
 
 /* Runs until told to stop or max_requests is reached. Returns the process exit code. */

@@ -4,6 +4,7 @@ README commands serve it through its own nginx. A new build rolls in on SIGHUP u
 64-connection load without a failed request; a broken build is refused, at start with exit
 78 and `file: reason`, on reload with a log line while the old build keeps serving."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -227,6 +228,14 @@ class TestModuleChecks(AppTestCase):
             "{\n    (void)w;\n    __builtin_trap();\n}\n\nMR_APP(.init = boom, "))
         self.assertEqual(rc, 78, out)
         self.assertIn(self.so + ": crashed while loading or in init", out)
+
+    def test_template_syntax_error_is_refused_with_its_line(self):
+        rc, out = self.check(lambda s: s.replace(
+            "MR_APP(", "static const struct mr_template pages[] = {\n"
+            "    {\"page\", \"<p>\\n{{#items}}<li>{{name}}\\n\"},\n};\n\n"
+            "MR_APP(.templates = pages, .n_templates = 1, "))
+        self.assertEqual(rc, 78, out)
+        self.assertRegex(out, re.escape(self.so) + r": page:2: .*items")
 
     def test_not_a_module_is_refused(self):
         rc, out = self.check(lambda s: "int x;\n")
