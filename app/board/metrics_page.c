@@ -45,6 +45,19 @@ render_requests(const struct mr_sb *sb, struct mr_buf *b)
     }
 }
 
+/* Only the application's routes: the unmatched row runs no handler. */
+static void
+render_crashes(const struct mr_sb *sb, struct mr_buf *b)
+{
+    head(b, "millrace_route_crashes_total", "counter",
+         "Workers that died (a signal) while running this route's handler.");
+    for (int i = 0; i < sb->n_labels; i++) {
+        mr_buf_puts(b, "millrace_route_crashes_total{");
+        route_label(b, sb, (size_t)i);
+        mr_buf_printf(b, "} %llu\n", (unsigned long long)MR_SB_LOAD(sb->routes[i].crashes));
+    }
+}
+
 static void
 render_histograms(const struct mr_sb *sb, struct mr_buf *b)
 {
@@ -236,6 +249,7 @@ void
 mr_metrics_render(const struct mr_sb *sb, struct mr_buf *out)
 {
     render_requests(sb, out);
+    render_crashes(sb, out);
     render_histograms(sb, out);
     render_backends(sb, out);
     render_db(sb, out);

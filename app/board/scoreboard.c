@@ -55,6 +55,7 @@ mr_sb_label_route(struct mr_sb *sb, int i, const char *method, const char *path)
         for (int b = 0; b < MR_HIST_BUCKETS; b++)
             atomic_store_explicit(&r->hist[b], 0, memory_order_relaxed);
         atomic_store_explicit(&r->sum_us, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->crashes, 0, memory_order_relaxed);
     }
     (void)snprintf(sb->labels[i].method, sizeof(sb->labels[i].method), "%s", method);
     (void)snprintf(sb->labels[i].path, sizeof(sb->labels[i].path), "%s", path);

@@ -46,6 +46,7 @@ struct mr_sb_worker {
     atomic_int state;       /* worker */
     atomic_int quitting;    /* manager: SIGQUIT sent */
     atomic_int kept;        /* worker: idle on a connection nginx keeps (so not in accept) */
+    atomic_int route;       /* worker: the route whose handler runs now, -1 outside one */
     atomic_int_fast64_t started_ms;    /* manager: monotonic */
     atomic_int_fast64_t req_start_us;  /* worker: monotonic start of the current request */
     atomic_int_fast64_t idle_since_ms; /* worker: monotonic time it last became idle */
@@ -61,6 +62,7 @@ struct mr_sb_route {
     atomic_uint_fast64_t by_class[6]; /* [1..5] = 1xx..5xx */
     atomic_uint_fast64_t hist[MR_HIST_BUCKETS];
     atomic_uint_fast64_t sum_us;
+    atomic_uint_fast64_t crashes; /* manager: workers that died in this route's handler */
 };
 
 struct mr_sb_pool {

@@ -128,7 +128,11 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     ctx->deadline_ms = ctx->start_us / 1000 + w->cfg->request_timeout_ms;
     mr_db_deadline(w->db, ctx->deadline_ms);
     mr_cache_deadline(w->cache, ctx->deadline_ms);
-    answer_error(ctx, ctx->route->handler(ctx));
+    /* Which handler runs: a crash in it is counted against its route by the manager. */
+    atomic_store_explicit(&w->me->route, route, memory_order_relaxed);
+    int rc = ctx->route->handler(ctx);
+    atomic_store_explicit(&w->me->route, -1, memory_order_relaxed);
+    answer_error(ctx, rc);
     return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
 }
 

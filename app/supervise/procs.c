@@ -62,6 +62,7 @@ mr_mgr__spawn_worker(struct mr_mgr *m, int64_t now)
     atomic_store(&w->started_ms, now);
     atomic_store(&w->requests, 0);
     atomic_store(&w->req_start_us, 0);
+    atomic_store(&w->route, -1);
     w->method[0] = w->uri[0] = '\0';
     pid_t pid = fork_child(m);
     if (pid < 0) {
@@ -195,9 +196,14 @@ note_crash(struct mr_mgr *m, int64_t now)
 }
 
 static void
-log_exit(int slot, pid_t pid, int status, bool planned)
+log_exit(const struct mr_sb *sb, int slot, pid_t pid, int status, bool planned, int route)
 {
-    if (WIFSIGNALED(status))
+    if (WIFSIGNALED(status) && route >= 0 && route < sb->n_labels)
+        mr_log(planned ? MR_LOG_INFO : MR_LOG_ERR, "worker_exited",
+               "worker=%d pid=%d signal=%d planned=%s method=%s route=%s", slot, pid,
+               WTERMSIG(status), planned ? "yes" : "no", sb->labels[route].method,
+               sb->labels[route].path);
+    else if (WIFSIGNALED(status))
         mr_log(planned ? MR_LOG_INFO : MR_LOG_ERR, "worker_exited",
                "worker=%d pid=%d signal=%d planned=%s", slot, pid, WTERMSIG(status),
                planned ? "yes" : "no");
@@ -236,10 +242,14 @@ reap_worker(struct mr_mgr *m, int slot, pid_t pid, int status, int64_t now)
      * after max_requests. */
     bool planned =
         atomic_load(&w->quitting) || m->stopping || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int route = atomic_load(&w->route); /* -1 unless it died inside a handler */
     if (!m->stopping)
-        log_exit(slot, pid, status, planned);
-    if (WIFSIGNALED(status) && !planned)
+        log_exit(m->sb, slot, pid, status, planned, route);
+    if (WIFSIGNALED(status) && !planned) {
         note_crash(m, now);
+        if (route >= 0 && route < MR_SB_MAX_ROUTES)
+            atomic_fetch_add(&m->sb->routes[route].crashes, 1);
+    }
     if (!m->stopping && !atomic_load(&w->quitting))
         atomic_fetch_add(&m->sb->pool.respawns, 1);
     atomic_store(&w->state, MR_W_FREE);

@@ -183,6 +183,32 @@ class TestDeploy(AppTestCase):
         shutil.copy(good, self.so)
 
 
+class TestCrash(AppTestCase):
+    def test_a_crashing_handler_kills_one_worker_and_is_counted_by_route(self):
+        path = os.path.join(self.app, "app.c")
+        with open(path) as f:
+            original = f.read()
+        self.addCleanup(write, path, original)
+        write(path, original.replace("static const struct mr_route routes[] = {",
+                                     "static int\ncrash(struct mr_ctx *ctx)\n{\n"
+                                     "    (void)ctx;\n    __builtin_trap();\n}\n\n"
+                                     "static const struct mr_route routes[] = {\n"
+                                     "    {\"GET\", \"/api/crash\", crash, 0},"))
+        self.make("1.0.0")
+        self.start()
+        r = http.get("/api/crash", port=PORT)
+        self.assertEqual(r.status, 502, r)  # nginx: the worker died mid-request
+        procs.wait_for(lambda: "route=/api/crash" in self.run_log(), 10,
+                       what="worker_exited naming the route")
+        self.assertRegex(self.run_log(), r"event=worker_exited .*signal=4 planned=no "
+                                         r"method=GET route=/api/crash")
+        for _ in range(10):  # the others keep serving, and a new worker took its place
+            self.assertEqual(self.version(), "1.0.0")
+        m = http.get("/metrics", port=PORT).body.decode()
+        self.assertIn('millrace_route_crashes_total{method="GET",route="/api/crash"} 1\n', m)
+        self.assertIn('millrace_route_crashes_total{method="GET",route="/api/hello"} 0\n', m)
+
+
 class TestModuleChecks(AppTestCase):
     """What the throwaway child refuses, each with the module's path and the reason."""
 
