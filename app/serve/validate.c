@@ -199,7 +199,9 @@ check_string(const struct field *f, const char *s, size_t len)
         return f->r_short;
     if (f->in->max != 0 && n > f->in->max)
         return f->r_long;
-    if (f->has_re && regexec(&f->re, s, 0, NULL, 0) != 0)
+    regmatch_t m[1];
+    if (f->has_re &&
+        (regexec(&f->re, s, 1, m, 0) != 0 || m[0].rm_so != 0 || (size_t)m[0].rm_eo != len))
         return R_PATTERN;
     return NULL;
 }
@@ -240,32 +242,74 @@ check(const struct field *f, const char *s, size_t len, struct mr_value *val)
     return R_REQUIRED; /* not reached: compile refuses unknown types */
 }
 
-/* Anchors the pattern by wrapping it in ^( )$, after compiling it alone: a pattern that is
- * valid alone stays one group when wrapped, so "a)|(b" cannot unanchor it. Backreferences
- * (a glibc extension to ERE) are refused: they turn the DFA into backtracking. */
+/* The two hazards of wrapping an ERE in ^( )$, found by walking it as regcomp does for
+ * escapes and bracket expressions (inside which '\\', '(' and ')' are literal): a
+ * backreference (a glibc extension that turns matching into backtracking), and a ')' with no
+ * '(' before it, which glibc takes as a literal alone but which, wrapped, would close the
+ * anchoring group early: "a)|b" would become ^(a)|b)$, matching anything after an "a". */
+static const char *
+pattern_hazard(const char *p)
+{
+    int depth = 0;
+    while (*p != '\0') {
+        if (p[0] == '\\') {
+            if (p[1] >= '1' && p[1] <= '9')
+                return "has a backreference";
+            p += p[1] != '\0' ? 2 : 1;
+            continue;
+        }
+        if (p[0] == '[') {
+            p++;
+            p += *p == '^';
+            p += *p == ']'; /* a first ']' is a member, not the end */
+            while (*p != '\0' && *p != ']') {
+                char open = p[1];
+                if (p[0] == '[' && (open == ':' || open == '.' || open == '=')) {
+                    const char *e = p + 2;
+                    while (*e != '\0' && !(e[0] == open && e[1] == ']'))
+                        e++;
+                    if (*e == '\0')
+                        return NULL; /* regcomp has refused it already */
+                    p = e + 2;
+                } else {
+                    p++;
+                }
+            }
+            p += *p == ']';
+            continue;
+        }
+        if (p[0] == '(')
+            depth++;
+        if (p[0] == ')' && depth-- == 0)
+            return "has an unmatched ) (write \\) for a literal one)";
+        p++;
+    }
+    return NULL;
+}
+
+/* Compiles the pattern alone (for regerror's text), refuses the hazards above, then anchors it
+ * by wrapping it in ^( )$. The run also checks that the match spans the whole value, so the
+ * anchoring does not rest on this walk alone. */
 static int
 compile_pattern(struct field *f, const char *what, struct mr_err *err)
 {
-    for (const char *p = f->in->pattern; *p != '\0'; p++) {
-        if (p[0] == '\\' && p[1] >= '1' && p[1] <= '9')
-            return mr_err_set(err, -EINVAL, "%s: backreference in pattern \"%s\"", what,
-                              f->in->pattern);
-        if (p[0] == '\\' && p[1] != '\0')
-            p++; /* an escaped backslash is not the start of a backreference */
-    }
+    const char *pat = f->in->pattern;
     regex_t alone;
-    int rc = regcomp(&alone, f->in->pattern, REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(&alone, pat, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[128];
         (void)regerror(rc, &alone, msg, sizeof(msg));
-        return mr_err_set(err, -EINVAL, "%s: bad pattern \"%s\": %s", what, f->in->pattern, msg);
+        return mr_err_set(err, -EINVAL, "%s: bad pattern \"%s\": %s", what, pat, msg);
     }
     regfree(&alone);
-    char *wrapped = dupf("^(%s)$", f->in->pattern);
-    rc = regcomp(&f->re, wrapped, REG_EXTENDED | REG_NOSUB);
+    const char *hazard = pattern_hazard(pat);
+    if (hazard != NULL)
+        return mr_err_set(err, -EINVAL, "%s: pattern \"%s\" %s", what, pat, hazard);
+    char *wrapped = dupf("^(%s)$", pat);
+    rc = regcomp(&f->re, wrapped, REG_EXTENDED);
     free(wrapped);
     if (rc != 0)
-        return mr_err_set(err, -EINVAL, "%s: bad pattern \"%s\"", what, f->in->pattern);
+        return mr_err_set(err, -EINVAL, "%s: bad pattern \"%s\"", what, pat);
     f->has_re = true;
     return 0;
 }

@@ -100,8 +100,9 @@ typedef const char *(*mr_valid_get_fn)(void *arg, enum mr_source from, const cha
  * Returns 0, or -EINVAL with a reason naming the field in err: an unknown source or type, an
  * empty or duplicate name in the same source, min > max, a bound on a type without bounds, a
  * negative length, a pattern that regcomp refuses (with regerror's text) or on a non-string,
- * a backreference (\1..\9, slow to match), an enum without choices or with a repeated one, a
- * default on a required field or one that does not itself validate. */
+ * a backreference (\1..\9, slow to match) or a ')' without its '(' (it would unanchor the
+ * pattern), an enum without choices or with a repeated one, a default on a required field or
+ * one that does not itself validate. */
 MR_MUST_CHECK int mr_valid_compile(const struct mr_input *inputs, struct mr_valid **out,
                                    struct mr_err *err);
 /* Frees v and sets *v to NULL; safe on NULL. */
@@ -117,11 +118,11 @@ int mr_valid_index(const struct mr_valid *v, enum mr_source from, const char *na
  *   {"error":"invalid input","fields":[{"name":"id","in":"path","reason":"..."},...]}
  * listing every bad field in declaration order; or -ENOMEM past the arena's ceiling.
  * Allocation: only from a, and inside glibc's regexec for rows with a pattern. Measured with
- * valgrind on glibc 2.36, patterns compiled REG_NOSUB in the C locale (millrace never calls
- * setlocale): regexec mallocs while it builds its DFA state cache, which lives in the compiled
- * regex (some hundreds of small blocks over a worker's first requests, bounded by the states
- * the pattern has), then zero per call; had an app set a UTF-8 locale before compile, it would
- * malloc and free about two blocks on every call. Backreferences are refused at compile. */
+ * valgrind on glibc 2.36, in the C locale (millrace never calls setlocale), with one match
+ * slot (REG_NOSUB counts the same): regexec mallocs while it builds its DFA state cache,
+ * which lives in the compiled regex (a few hundred small blocks over a worker's first
+ * requests, bounded by the pattern's states), then zero per call; had an app set a UTF-8
+ * locale before compile, it would malloc and free about two blocks on every call. */
 MR_MUST_CHECK int mr_valid_run(const struct mr_valid *v, mr_valid_get_fn get, void *get_arg,
                                struct mr_arena *a, struct mr_values *out,
                                struct mr_buf *errors_json);
