@@ -13,7 +13,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := query pct router json html config request
+FUZZ_TARGETS := query pct router json html config request validate
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -33,6 +33,8 @@ FUZZ_SRC_router  := app/serve/router.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_config  := app/config/config.c app/lib/arena.c app/lib/err.c app/lib/log.c
+FUZZ_SRC_validate := app/serve/validate.c app/serve/request.c app/lib/json.c app/lib/buf.c \
+                     app/lib/arena.c app/lib/err.c
 # Recursively expanded: pkg-config runs only when the config target is built.
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
 FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig)
