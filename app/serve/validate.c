@@ -97,6 +97,18 @@ parse_int(const char *s, size_t len, long long *out)
     return true;
 }
 
+/* Does s[0..len) equal the lower-case ASCII word, ignoring ASCII case only (strcasecmp would
+ * follow the locale)? */
+static bool
+word_nocase(const char *word, const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i < len && word[i] != '\0'; i++)
+        if (s[i] != word[i] && !(word[i] >= 'a' && word[i] <= 'z' && s[i] == word[i] - 'a' + 'A'))
+            return false;
+    return i == len && word[i] == '\0';
+}
+
 static bool
 parse_bool(const char *s, size_t len, bool *out)
 {
@@ -105,13 +117,8 @@ parse_bool(const char *s, size_t len, bool *out)
         bool value;
     } words[] = {{"true", true}, {"false", false}, {"1", true},   {"0", false},
                  {"on", true},   {"off", false},   {"yes", true}, {"no", false}};
-    char low[6];
-    if (len == 0 || len >= sizeof(low))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        low[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
     for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
-        if (strlen(words[k].text) == len && memcmp(words[k].text, low, len) == 0) {
+        if (word_nocase(words[k].text, s, len)) {
             *out = words[k].value;
             return true;
         }
