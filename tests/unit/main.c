@@ -32,6 +32,7 @@ main(void)
         router_suite,
         scoreboard_suite,
         template_suite,
+        validate_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

@@ -25,6 +25,7 @@ Suite *route_suite(void);
 Suite *router_suite(void);
 Suite *scoreboard_suite(void);
 Suite *template_suite(void);
+Suite *validate_suite(void);
 Suite *keepconn_suite(void);
 
 #endif
