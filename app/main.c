@@ -71,6 +71,7 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
                                .n_routes = served.n_routes,
                                .app = served.app,
                                .templates = served.templates,
+                               .inputs = served.inputs,
                                .is_pool = true};
     int rc = mr_worker_run(&a);
     mr_served_close(&served);

@@ -10,14 +10,14 @@
 #endif
 
 static const struct mr_route techempower_routes[] = {
-    {"GET", "/plaintext", h_plaintext, 0},
-    {"GET", "/json", h_json, 0},
-    {"GET", "/db", h_db, 0},
-    {"GET", "/queries", h_queries, 0},
-    {"GET", "/cached-queries", h_cached_queries, 0},
-    {"GET", "/fortunes", h_fortunes, 0},
-    {"GET", "/updates", h_updates, 0},
-    {"POST", "/updates", h_updates, 0},
+    MR_ROUTE("GET", "/plaintext", h_plaintext),
+    MR_ROUTE("GET", "/json", h_json),
+    MR_ROUTE("GET", "/db", h_db),
+    MR_ROUTE("GET", "/queries", h_queries),
+    MR_ROUTE("GET", "/cached-queries", h_cached_queries),
+    MR_ROUTE("GET", "/fortunes", h_fortunes),
+    MR_ROUTE("GET", "/updates", h_updates),
+    MR_ROUTE("POST", "/updates", h_updates),
 };
 
 /* handlers/templates/, compiled in by scripts/embed.py (build/gen/techempower_templates.c). */
@@ -43,22 +43,22 @@ mr_techempower_app(void)
 }
 
 const struct mr_route mr_ops_table[] = {
-    {"GET", "/healthz", h_healthz, MR_ROUTE_NEVER_SHED},
-    {"GET", "/readyz", h_readyz, MR_ROUTE_NEVER_SHED},
-    {"GET", "/status", h_status, MR_ROUTE_NEVER_SHED},
-    {"GET", "/metrics", h_metrics, MR_ROUTE_NEVER_SHED},
+    MR_ROUTE("GET", "/healthz", h_healthz, .flags = MR_ROUTE_NEVER_SHED),
+    MR_ROUTE("GET", "/readyz", h_readyz, .flags = MR_ROUTE_NEVER_SHED),
+    MR_ROUTE("GET", "/status", h_status, .flags = MR_ROUTE_NEVER_SHED),
+    MR_ROUTE("GET", "/metrics", h_metrics, .flags = MR_ROUTE_NEVER_SHED),
 #ifdef MR_TEST_BUILD
-    {"GET", "/test/sleep", h_test_sleep, 0},
-    {"POST", "/test/echo", h_test_echo, 0},
+    MR_ROUTE("GET", "/test/sleep", h_test_sleep),
+    MR_ROUTE("POST", "/test/echo", h_test_echo),
 #endif
 };
 
 const size_t mr_ops_count = sizeof(mr_ops_table) / sizeof(mr_ops_table[0]);
 
 const struct mr_route mr_status_table[] = {
-    {"GET", "/status", h_status, MR_ROUTE_NEVER_SHED},
-    {"GET", "/metrics", h_metrics, MR_ROUTE_NEVER_SHED},
-    {"GET", "/healthz", h_healthz, MR_ROUTE_NEVER_SHED},
+    MR_ROUTE("GET", "/status", h_status, .flags = MR_ROUTE_NEVER_SHED),
+    MR_ROUTE("GET", "/metrics", h_metrics, .flags = MR_ROUTE_NEVER_SHED),
+    MR_ROUTE("GET", "/healthz", h_healthz, .flags = MR_ROUTE_NEVER_SHED),
 };
 
 const size_t mr_status_count = sizeof(mr_status_table) / sizeof(mr_status_table[0]);

@@ -57,6 +57,62 @@ enum mr_route_flags {
     MR_ROUTE_HTML = 1 << 1,       /* error pages of this route are HTML, not JSON */
 };
 
+/* ---- Route inputs: validated before the handler runs --------------------------------- */
+
+enum mr_source { MR_FROM_PATH, MR_FROM_QUERY, MR_FROM_FORM, MR_FROM_JSON, MR_FROM_COOKIE };
+
+/* The rules, per type:
+ *   MR_V_INT     optional '+' or '-', then decimal digits only (no spaces, no "0x"), fitting a
+ *                long long (else "must be an integer", with the range when there is one);
+ *                min..max inclusive, min == max == 0 meaning any value.
+ *   MR_V_STRING  valid UTF-8 without NUL bytes; min..max bound the length in code points
+ *                (characters, as a person counts them and as the reason says, not bytes);
+ *                max == 0 means no upper bound; pattern, when set, is a POSIX ERE that must
+ *                match the whole value, compiled in the C locale, where '.' matches a byte.
+ *   MR_V_ENUM    exactly one of choices (case-sensitive); the value is its index.
+ *   MR_V_BOOL    true/false, 1/0, on/off, yes/no, in any case.
+ *   MR_V_EMAIL   at most 254 bytes; one '@'; a local part of 1..64 of A-Z a-z 0-9 and
+ *                !#$%&'*+/=?^_`{|}~- with single inner dots; a domain of at least two
+ *                dot-separated labels of 1..63 letters, digits and inner hyphens, the last one
+ *                not all digits. No quoted local parts, IP literals or raw UTF-8 domains
+ *                (punycode passes).
+ * A field is absent only when get returns NULL; an empty value is present and checked. */
+enum mr_vtype { MR_V_INT, MR_V_STRING, MR_V_ENUM, MR_V_BOOL, MR_V_EMAIL };
+
+/* One row per field; a route's inputs are an array ended by MR_IN_END. When any field is
+ * invalid the handler does not run: the answer is 400 with
+ *   {"error":"invalid input","fields":[{"name":"id","in":"query","reason":"..."},...]}
+ * naming every bad field. The handler reads the typed values with mr_input_* below. */
+struct mr_input {
+    const char *name;
+    enum mr_source from;
+    enum mr_vtype type;
+    bool required;
+    const char *def; /* text used when absent and not required; validated at compile */
+    long long min, max;
+    const char *pattern;        /* MR_V_STRING only; compiled once, anchored both ends */
+    const char *const *choices; /* MR_V_ENUM only; NULL-terminated */
+};
+
+/* The last argument of each MR_IN_ macro: MR_REQUIRED, MR_OPTIONAL or MR_DEFAULT("text"). */
+#define MR_REQUIRED .required = true
+#define MR_OPTIONAL .required = false
+#define MR_DEFAULT(text) .def = (text)
+
+/* One line per macro reads as a row; clang-format would spread each over four. */
+/* clang-format off */
+#define MR_IN_INT(n, src, lo, hi, ...) \
+    {.name = (n), .from = (src), .type = MR_V_INT, .min = (lo), .max = (hi), __VA_ARGS__}
+#define MR_IN_STR(n, src, minlen, maxlen, re, ...) \
+    {.name = (n), .from = (src), .type = MR_V_STRING, .min = (minlen), .max = (maxlen), \
+     .pattern = (re), __VA_ARGS__}
+#define MR_IN_ENUM(n, src, list, ...) \
+    {.name = (n), .from = (src), .type = MR_V_ENUM, .choices = (list), __VA_ARGS__}
+#define MR_IN_BOOL(n, src, ...) {.name = (n), .from = (src), .type = MR_V_BOOL, __VA_ARGS__}
+#define MR_IN_EMAIL(n, src, ...) {.name = (n), .from = (src), .type = MR_V_EMAIL, __VA_ARGS__}
+#define MR_IN_END {.name = NULL}
+/* clang-format on */
+
 /* One row of an application's route table. method is "GET", "POST", "PUT", "PATCH",
  * "DELETE" or "OPTIONS" (HEAD is answered by the GET row, without a body); pattern is the
  * path ("/users"). A table with two rows for the same method and pattern, or a row that
@@ -66,8 +122,16 @@ struct mr_route {
     const char *method;
     const char *pattern;
     mr_handler_fn handler;
-    unsigned flags; /* enum mr_route_flags */
+    unsigned flags;                /* enum mr_route_flags */
+    const struct mr_input *inputs; /* validated before the handler; NULL: none */
 };
+
+/* A row: MR_ROUTE("GET", "/users", list_users), or with options after the handler:
+ * MR_ROUTE("POST", "/users", add_user, .inputs = user_fields, .flags = MR_ROUTE_HTML). */
+#define MR_ROUTE(m, p, h, ...)                                                                     \
+    {                                                                                              \
+        .method = (m), .pattern = (p), .handler = (h), __VA_ARGS__                                 \
+    }
 
 /* ---- The application ------------------------------------------------------------------ */
 
@@ -142,6 +206,17 @@ MR_API const char *mr_request_id(const struct mr_ctx *ctx);
 MR_API bool mr_is_https(const struct mr_ctx *ctx);
 /* The client's address as nginx saw it (REMOTE_ADDR), or "". */
 MR_API const char *mr_remote_addr(const struct mr_ctx *ctx);
+
+/* The validated inputs of the route (struct mr_route's inputs), by name. An absent optional
+ * field without a default reads as 0, NULL, -1 or false; mr_input_has tells it apart.
+ * Asking for a name the route does not declare, or for another type, reads as absent. */
+MR_API bool mr_input_has(const struct mr_ctx *ctx, const char *name);
+MR_API long long mr_input_int(const struct mr_ctx *ctx, const char *name);
+/* MR_V_STRING and MR_V_EMAIL: NUL-terminated; *len set when not NULL. */
+MR_API const char *mr_input_str(const struct mr_ctx *ctx, const char *name, size_t *len);
+/* MR_V_ENUM: the index of the value in choices, or -1. */
+MR_API int mr_input_enum(const struct mr_ctx *ctx, const char *name);
+MR_API bool mr_input_bool(const struct mr_ctx *ctx, const char *name);
 
 /* ---- The response --------------------------------------------------------------------- */
 

@@ -338,6 +338,23 @@ compile_templates(const struct mr_app *app, const char *app_path, struct mr_tpl_
     return 0;
 }
 
+static int
+compile_inputs(struct mr_served *s, struct mr_err *err)
+{
+    s->inputs = mr_xcalloc(s->n_routes, sizeof(*s->inputs));
+    for (size_t i = 0; i < s->n_routes; i++) {
+        const struct mr_route *r = &s->routes[i];
+        if (r->inputs == NULL)
+            continue;
+        int rc = mr_valid_compile(r->inputs, &s->inputs[i], err);
+        if (rc != 0) {
+            struct mr_err why = *err;
+            return mr_err_set(err, rc, "%s %s: %s", r->method, r->pattern, why.msg);
+        }
+    }
+    return 0;
+}
+
 int
 mr_served_open(const char *app_path, const struct mr_app *builtin, const struct mr_route *own,
                size_t n_own, struct mr_served *out, struct mr_err *err)
@@ -351,6 +368,8 @@ mr_served_open(const char *app_path, const struct mr_app *builtin, const struct 
         app = out->module->app;
     }
     int rc = mr_module_routes(app, own, n_own, &out->routes, &out->n_routes, err);
+    if (rc == 0)
+        rc = compile_inputs(out, err);
     if (rc == 0)
         rc = compile_templates(app, app_path, &out->templates, err);
     if (rc != 0) {
@@ -369,6 +388,9 @@ mr_served_close(struct mr_served *s)
 {
     if (s->templates != NULL)
         mr_tpl_set_free(s->templates);
+    for (size_t i = 0; s->inputs != NULL && i < s->n_routes; i++)
+        mr_valid_free(&s->inputs[i]);
+    free(s->inputs);
     free(s->routes);
     mr_module_close(&s->module);
     memset(s, 0, sizeof(*s));

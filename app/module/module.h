@@ -16,6 +16,7 @@
 #include "app/include/millrace.h"
 #include "app/lib/err.h"
 #include "app/lib/template.h"
+#include "app/serve/validate.h"
 
 struct mr_module;
 
@@ -47,12 +48,13 @@ struct mr_served {
     struct mr_route *routes; /* malloc'd */
     size_t n_routes;
     struct mr_tpl_set *templates; /* the app's, compiled; NULL when it has none */
+    struct mr_valid **inputs;     /* per route: its compiled inputs, or NULL; malloc'd */
 };
 
 /* Opens app_path ("" = builtin), builds the table with `own` and compiles the app's
- * templates (templates_dir relative to the module's folder). Returns 0, or a negative errno
- * with err as "path: reason" (a template's as "path: template:line: reason") and *out
- * empty. Does not run init: check first. */
+ * templates (templates_dir relative to the module's folder) and each route's inputs. Returns 0, or
+ * a negative errno with err as "path: reason" (a template's as "path: template:line: reason") and
+ * *out empty. Does not run init: check first. */
 MR_MUST_CHECK int mr_served_open(const char *app_path, const struct mr_app *builtin,
                                  const struct mr_route *own, size_t n_own, struct mr_served *out,
                                  struct mr_err *err);

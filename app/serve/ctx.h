@@ -14,6 +14,7 @@
 #include "app/lib/json.h"
 #include "app/lib/rand.h"
 #include "app/lib/template.h"
+#include "app/serve/validate.h"
 #include "app/serve/request.h"
 #include "app/serve/response.h"
 #include "app/board/scoreboard.h"
@@ -36,6 +37,7 @@ struct mr_ctx {
     struct mr_rand *rng;
     const struct mr_route *route;       /* the row being served; NULL before routing */
     const struct mr_tpl_set *templates; /* the app's, for mr_render; NULL when none */
+    struct mr_values inputs;            /* the route's validated inputs (inputs.v NULL: none) */
     struct mr_jw json;                  /* the writer mr_json_begin hands out */
     int slot;                           /* this worker's scoreboard slot */
     int64_t start_us;                   /* monotonic start of the request */

@@ -20,6 +20,7 @@ struct mr_worker {
     const struct mr_app *app; /* NULL: no hooks to run */
     bool app_ready;           /* its init succeeded: fini runs at exit */
     const struct mr_tpl_set *templates;
+    struct mr_valid *const *inputs;
     bool is_pool;
     struct mr_sb *sb;
     struct mr_sb_worker *me;

@@ -12,60 +12,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app/include/millrace.h"
 #include "app/lib/arena.h"
 #include "app/lib/buf.h"
 #include "app/lib/err.h"
 
-enum mr_source { MR_FROM_PATH, MR_FROM_QUERY, MR_FROM_FORM, MR_FROM_JSON, MR_FROM_COOKIE };
-
-/* The rules, per type:
- *   MR_V_INT     optional '+' or '-', then decimal digits only (no spaces, no "0x"), fitting a
- *                long long (else "must be an integer", with the range when there is one);
- *                min..max inclusive, min == max == 0 meaning any value.
- *   MR_V_STRING  valid UTF-8 without NUL bytes; min..max bound the length in code points
- *                (characters, as a person counts them and as the reason says, not bytes);
- *                max == 0 means no upper bound; pattern, when set, is a POSIX ERE that must
- *                match the whole value, compiled in the C locale, where '.' matches a byte.
- *   MR_V_ENUM    exactly one of choices (case-sensitive); the value is its index.
- *   MR_V_BOOL    true/false, 1/0, on/off, yes/no, in any case.
- *   MR_V_EMAIL   at most 254 bytes; one '@'; a local part of 1..64 of A-Z a-z 0-9 and
- *                !#$%&'*+/=?^_`{|}~- with single inner dots; a domain of at least two
- *                dot-separated labels of 1..63 letters, digits and inner hyphens, the last one
- *                not all digits. No quoted local parts, IP literals or raw UTF-8 domains
- *                (punycode passes).
- * A field is absent only when get returns NULL; an empty value is present and checked. */
-enum mr_vtype { MR_V_INT, MR_V_STRING, MR_V_ENUM, MR_V_BOOL, MR_V_EMAIL };
-
-/* One row per field; a route has an array ended by a row with a NULL name (MR_IN_END). */
-struct mr_input {
-    const char *name;
-    enum mr_source from;
-    enum mr_vtype type;
-    bool required;
-    const char *def; /* text used when absent and not required; validated at compile */
-    long long min, max;
-    const char *pattern;        /* MR_V_STRING only; compiled once, anchored both ends */
-    const char *const *choices; /* MR_V_ENUM only; NULL-terminated */
-};
-
-/* The last argument of each MR_IN_ macro: MR_REQUIRED, MR_OPTIONAL or MR_DEFAULT("text"). */
-#define MR_REQUIRED .required = true
-#define MR_OPTIONAL .required = false
-#define MR_DEFAULT(text) .def = (text)
-
-/* One line per macro reads as a row; clang-format would spread each over four. */
-/* clang-format off */
-#define MR_IN_INT(n, src, lo, hi, ...) \
-    {.name = (n), .from = (src), .type = MR_V_INT, .min = (lo), .max = (hi), __VA_ARGS__}
-#define MR_IN_STR(n, src, minlen, maxlen, re, ...) \
-    {.name = (n), .from = (src), .type = MR_V_STRING, .min = (minlen), .max = (maxlen), \
-     .pattern = (re), __VA_ARGS__}
-#define MR_IN_ENUM(n, src, list, ...) \
-    {.name = (n), .from = (src), .type = MR_V_ENUM, .choices = (list), __VA_ARGS__}
-#define MR_IN_BOOL(n, src, ...) {.name = (n), .from = (src), .type = MR_V_BOOL, __VA_ARGS__}
-#define MR_IN_EMAIL(n, src, ...) {.name = (n), .from = (src), .type = MR_V_EMAIL, __VA_ARGS__}
-#define MR_IN_END {.name = NULL}
-/* clang-format on */
+/* enum mr_source, enum mr_vtype, struct mr_input and the MR_IN_ macros are millrace.h's: a
+ * route declares its inputs in the public API. */
 
 struct mr_valid; /* a compiled table; read-only after compile, shareable across requests */
 struct mr_value; /* one typed value */

@@ -11,6 +11,7 @@
 
 #include "app/config/config.h"
 #include "app/lib/template.h"
+#include "app/serve/validate.h"
 #include "app/serve/router.h"
 #include "app/board/scoreboard.h"
 
@@ -24,6 +25,7 @@ struct mr_worker_args {
     size_t n_routes;
     const struct mr_app *app; /* whose init runs after fork and fini before exit; or NULL */
     const struct mr_tpl_set *templates; /* the app's compiled templates, or NULL */
+    struct mr_valid *const *inputs;     /* per route: compiled inputs or NULL; NULL: none */
     bool is_pool; /* a pool worker: counted in the route metrics, sheds load (the status
                    * process is neither) */
 };

@@ -81,6 +81,7 @@ mr_mgr__spawn_worker(struct mr_mgr *m, int64_t now)
                                    .n_routes = m->served.n_routes,
                                    .app = m->served.app,
                                    .templates = m->served.templates,
+                                   .inputs = m->served.inputs,
                                    .is_pool = true};
         _exit(mr_worker_run(&a));
     }

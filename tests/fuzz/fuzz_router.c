@@ -24,20 +24,20 @@ handler(struct mr_ctx *ctx)
 }
 
 static const struct mr_route table[] = {
-    {"GET", "/plaintext", handler, 0},
-    {"GET", "/json", handler, 0},
-    {"GET", "/db", handler, 0},
-    {"GET", "/queries", handler, 0},
-    {"GET", "/cached-queries", handler, 0},
-    {"GET", "/fortunes", handler, 0},
-    {"GET", "/updates", handler, 0},
-    {"POST", "/updates", handler, 0},
-    {"GET", "/healthz", handler, 0},
-    {"GET", "/readyz", handler, 0},
-    {"GET", "/test/sleep", handler, 0},
-    {"POST", "/test/echo", handler, 0},
-    {"PUT", "/updates", handler, 0},
-    {"DELETE", "/", handler, 0},
+    MR_ROUTE("GET", "/plaintext", handler),
+    MR_ROUTE("GET", "/json", handler),
+    MR_ROUTE("GET", "/db", handler),
+    MR_ROUTE("GET", "/queries", handler),
+    MR_ROUTE("GET", "/cached-queries", handler),
+    MR_ROUTE("GET", "/fortunes", handler),
+    MR_ROUTE("GET", "/updates", handler),
+    MR_ROUTE("POST", "/updates", handler),
+    MR_ROUTE("GET", "/healthz", handler),
+    MR_ROUTE("GET", "/readyz", handler),
+    MR_ROUTE("GET", "/test/sleep", handler),
+    MR_ROUTE("POST", "/test/echo", handler),
+    MR_ROUTE("PUT", "/updates", handler),
+    MR_ROUTE("DELETE", "/", handler),
 };
 #define N_ROUTES (sizeof(table) / sizeof(table[0]))
 

@@ -193,7 +193,7 @@ class TestCrash(AppTestCase):
                                      "static int\ncrash(struct mr_ctx *ctx)\n{\n"
                                      "    (void)ctx;\n    __builtin_trap();\n}\n\n"
                                      "static const struct mr_route routes[] = {\n"
-                                     "    {\"GET\", \"/api/crash\", crash, 0},"))
+                                     "    MR_ROUTE(\"GET\", \"/api/crash\", crash),"))
         self.make("1.0.0")
         self.start()
         r = http.get("/api/crash", port=PORT)

@@ -36,8 +36,8 @@ version(struct mr_ctx *ctx)
 }
 
 static const struct mr_route routes[] = {
-    {"GET", "/api/hello", hello, 0},
-    {"GET", "/api/version", version, 0},
+    MR_ROUTE("GET", "/api/hello", hello),
+    MR_ROUTE("GET", "/api/version", version),
 };
 
 MR_APP(.name = "@NAME@", .version = APP_VERSION, .routes = routes,

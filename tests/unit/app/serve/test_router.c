@@ -7,10 +7,10 @@
 #include "tests/unit/suites.h"
 
 static const struct mr_route table[] = {
-    {"GET", "/a", NULL, false},
-    {"POST", "/a", NULL, false},
-    {"GET", "/b", NULL, false},
-    {"POST", "/c", NULL, false},
+    MR_ROUTE("GET", "/a", NULL),
+    MR_ROUTE("POST", "/a", NULL),
+    MR_ROUTE("GET", "/b", NULL),
+    MR_ROUTE("POST", "/c", NULL),
 };
 #define N_ROUTES (sizeof(table) / sizeof(table[0]))
 
