@@ -18,12 +18,12 @@ FLOORS = {
     "app/board": 3,      # the shared-memory scoreboard and its renderers
     "app/serve": 4,      # the request path inside a worker
     "app/prober": 4,     # the process that probes every backend
-    "app/module": 4,     # an application's shared object: load, check, route table
+    "app/module": 5,     # an application's shared object: load, check, what workers serve
     "app/scaffold": 5,   # `millrace new`: the template of an application
     "app/api": 5,        # millrace.h's functions, over the request path
     "handlers": 5,       # the route table and the endpoints
-    "app/supervise": 5,  # the manager: process table, pool and reload rules, watchdog
-    "app": 6,            # main.c: wires the route table into supervision
+    "app/supervise": 6,  # the manager: process table, pool and reload rules, watchdog
+    "app": 7,            # main.c: wires the route table into supervision
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
