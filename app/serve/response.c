@@ -55,13 +55,20 @@ mr_resp_body(struct mr_resp *r)
     return &r->body;
 }
 
+/* An error page starts over: what the handler wrote is dropped, its headers stay. */
+static void
+restart(struct mr_resp *r, int status, const char *content_type)
+{
+    r->status = status;
+    r->content_type = content_type;
+    r->body.len = 0;
+    r->body.failed = false;
+}
+
 void
 mr_resp_error(struct mr_resp *r, int status, const char *message)
 {
-    r->status = status;
-    r->content_type = "application/json";
-    r->body.len = 0;
-    r->body.failed = false;
+    restart(r, status, "application/json");
     struct mr_json j;
     mr_json_init(&j, &r->body);
     mr_json_obj(&j);
@@ -77,10 +84,7 @@ mr_resp_error(struct mr_resp *r, int status, const char *message)
 void
 mr_resp_error_html(struct mr_resp *r, int status, const char *message)
 {
-    r->status = status;
-    r->content_type = "text/html; charset=utf-8";
-    r->body.len = 0;
-    r->body.failed = false;
+    restart(r, status, "text/html; charset=utf-8");
     struct mr_buf *b = &r->body;
     mr_buf_puts(b, "<!DOCTYPE html><html><head><title>");
     mr_buf_int(b, status);
