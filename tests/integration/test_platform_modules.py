@@ -183,6 +183,57 @@ class TestDeploy(AppTestCase):
         shutil.copy(good, self.so)
 
 
+SUM_ROUTE = r"""
+static const struct mr_input sum_inputs[] = {
+    MR_IN_INT("a", MR_FROM_QUERY, 1, 100, MR_REQUIRED),
+    MR_IN_INT("b", MR_FROM_QUERY, -5, 5, MR_DEFAULT("0")),
+    MR_IN_ENUM("op", MR_FROM_QUERY, ops, MR_DEFAULT("add")),
+    MR_IN_END,
+};
+
+static int
+sum(struct mr_ctx *ctx)
+{
+    long long a = mr_input_int(ctx, "a"), b = mr_input_int(ctx, "b");
+    struct mr_jw *j = mr_json_begin(ctx);
+    mr_jw_object(j);
+    mr_jw_key(j, "result");
+    mr_jw_int(j, mr_input_enum(ctx, "op") == 0 ? a + b : a - b);
+    mr_jw_object_end(j);
+    return 0;
+}
+
+static const struct mr_route routes[] = {
+    MR_ROUTE("GET", "/api/sum", sum, .inputs = sum_inputs),"""
+
+
+class TestInputs(AppTestCase):
+    def test_declared_inputs_are_validated_before_the_handler(self):
+        path = os.path.join(self.app, "app.c")
+        with open(path) as f:
+            original = f.read()
+        self.addCleanup(write, path, original)
+        write(path, original.replace(
+            "static const struct mr_route routes[] = {",
+            'static const char *const ops[] = {"add", "sub", NULL};\n' + SUM_ROUTE))
+        self.make("1.0.0")
+        self.start()
+        r = http.get("/api/sum?a=40&b=2", port=PORT)
+        self.assertEqual((r.status, json.loads(r.body)), (200, {"result": 42}), r)
+        r = http.get("/api/sum?a=40&op=sub", port=PORT)  # b's default, op an enum
+        self.assertEqual(json.loads(r.body), {"result": 40}, r)
+        r = http.get("/api/sum?a=x&b=9&op=mul", port=PORT)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assertEqual(json.loads(r.body), {"error": "invalid input", "fields": [
+            {"name": "a", "in": "query", "reason": "must be an integer between 1 and 100"},
+            {"name": "b", "in": "query", "reason": "must be between -5 and 5"},
+            {"name": "op", "in": "query", "reason": "must be one of: add, sub"}]})
+        r = http.get("/api/sum", port=PORT)
+        self.assertEqual(json.loads(r.body)["fields"],
+                         [{"name": "a", "in": "query", "reason": "required"}])
+
+
 class TestCrash(AppTestCase):
     def test_a_crashing_handler_kills_one_worker_and_is_counted_by_route(self):
         path = os.path.join(self.app, "app.c")
@@ -262,6 +313,18 @@ class TestModuleChecks(AppTestCase):
             "MR_APP(.templates = pages, .n_templates = 1, "))
         self.assertEqual(rc, 78, out)
         self.assertRegex(out, re.escape(self.so) + r": page:2: .*items")
+
+    def test_bad_input_table_is_refused_naming_the_route(self):
+        rc, out = self.check(lambda s: s.replace(
+            "static const struct mr_route routes[] = {",
+            "static const struct mr_input bad[] = {\n"
+            "    MR_IN_INT(\"n\", MR_FROM_QUERY, 9, 1, MR_REQUIRED),\n    MR_IN_END,\n};\n\n"
+            "static const struct mr_route routes[] = {").replace(
+            'MR_ROUTE("GET", "/api/hello", hello)',
+            'MR_ROUTE("GET", "/api/hello", hello, .inputs = bad)'))
+        self.assertEqual(rc, 78, out)
+        self.assertIn(self.so + ": GET /api/hello: ", out)
+        self.assertIn('"n"', out)
 
     def test_not_a_module_is_refused(self):
         rc, out = self.check(lambda s: "int x;\n")
