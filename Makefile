@@ -20,7 +20,7 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 
 WARN    = -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wformat=2 -Wvla
-BASE    = -std=c11 -D_GNU_SOURCE -I. -MMD -MP $(WARN) -fvisibility=hidden -DMR_VERSION='"$(VERSION)"'
+BASE    = -std=c11 -D_GNU_SOURCE -I. -Iapp/include -MMD -MP $(WARN) -fvisibility=hidden -DMR_VERSION='"$(VERSION)"'
 REL_CFLAGS  = $(BASE) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 # -rdynamic: modules resolve millrace.h's functions (the only symbols not hidden) in the binary.
 REL_LDFLAGS = -pie -rdynamic -Wl,-z,relro,-z,now

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* basic: the endpoints that touch no backend: /plaintext and /json (TechEmpower's exact
  * bodies and content types) and /healthz (the process answers). */
-#include "app/lib/json.h"
+#include <millrace.h>
+
 #include "handlers/handlers.h"
 
 int
 h_plaintext(struct mr_ctx *ctx)
 {
-    mr_resp_type(&ctx->resp, "text/plain");
-    mr_buf_append(mr_resp_body(&ctx->resp), "Hello, World!", 13);
+    mr_set_type(ctx, "text/plain");
+    mr_write(ctx, "Hello, World!", 13);
     return 0;
 }
 
@@ -16,20 +17,18 @@ int
 h_json(struct mr_ctx *ctx)
 {
     /* Serialized per request, as TechEmpower requires (no cached body). */
-    struct mr_json j;
-    mr_json_init(&j, mr_resp_body(&ctx->resp));
-    mr_json_obj(&j);
-    mr_json_key(&j, "message");
-    mr_json_cstr(&j, "Hello, World!");
-    mr_json_obj_end(&j);
-    mr_resp_type(&ctx->resp, "application/json");
+    struct mr_jw *j = mr_json_begin(ctx);
+    mr_jw_object(j);
+    mr_jw_key(j, "message");
+    mr_jw_string(j, "Hello, World!");
+    mr_jw_object_end(j);
     return 0;
 }
 
 int
 h_healthz(struct mr_ctx *ctx)
 {
-    mr_resp_type(&ctx->resp, "text/plain");
-    mr_buf_append(mr_resp_body(&ctx->resp), "ok\n", 3);
+    mr_set_type(ctx, "text/plain");
+    mr_write(ctx, "ok\n", 3);
     return 0;
 }

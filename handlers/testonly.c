@@ -5,29 +5,33 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <millrace.h>
+
 #include "handlers/handlers.h"
 
 int
 h_test_sleep(struct mr_ctx *ctx)
 {
-    const char *ms = mr_req_query(&ctx->req, "ms");
+    const char *ms = mr_query(ctx, "ms");
     long v = ms ? strtol(ms, NULL, 10) : 1000;
     if (v < 0 || v > 600000)
         v = 1000;
     struct timespec ts = {.tv_sec = v / 1000, .tv_nsec = (v % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
-    mr_resp_type(&ctx->resp, "text/plain");
-    mr_buf_puts(mr_resp_body(&ctx->resp), "slept\n");
+    mr_set_type(ctx, "text/plain");
+    mr_write(ctx, "slept\n", 6);
     return 0;
 }
 
 int
 h_test_echo(struct mr_ctx *ctx)
 {
-    mr_resp_type(&ctx->resp, "application/octet-stream");
-    if (ctx->req.body != NULL)
-        mr_buf_append(mr_resp_body(&ctx->resp), ctx->req.body, ctx->req.body_len);
+    size_t len;
+    const char *body = mr_body(ctx, &len);
+    mr_set_type(ctx, "application/octet-stream");
+    if (body != NULL)
+        mr_write(ctx, body, len);
     return 0;
 }
 #else

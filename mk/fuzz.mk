@@ -20,7 +20,7 @@ FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
                 -Wformat=2 -Wvla
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_EXTRA   ?=
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -I. -MMD -MP -O1 -g $(FUZZ_WARN) $(FUZZ_SAN) $(FUZZ_EXTRA)
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -I. -Iapp/include -MMD -MP -O1 -g $(FUZZ_WARN) $(FUZZ_SAN) $(FUZZ_EXTRA)
 FUZZ_RUNOPTS := -timeout=5 -rss_limit_mb=2048 -print_final_stats=1
 # Known leaks in libraries, not in millrace (see the file).
 FUZZ_ENV     := LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp

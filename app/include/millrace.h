@@ -288,6 +288,19 @@ MR_API struct mr_view *mr_view_push_object(struct mr_view *list);
  * NULL root, the arena's ceiling, nesting too deep), the reason in the log line. */
 MR_API int mr_render(struct mr_ctx *ctx, const char *name, const struct mr_view *root);
 
+/* ---- millrace's own pages ------------------------------------------------------------- */
+
+/* The pages millrace serves on /status, /metrics and /readyz, for an application that also
+ * serves them on a path of its own (behind its own access control, say). */
+enum mr_server_page {
+    MR_PAGE_STATUS,    /* php-fpm's fields; options MR_PAGE_JSON, MR_PAGE_FULL */
+    MR_PAGE_METRICS,   /* Prometheus text format */
+    MR_PAGE_READINESS, /* every backend's state as JSON; 503 when no database is reachable */
+};
+enum mr_server_page_options { MR_PAGE_JSON = 1 << 0, MR_PAGE_FULL = 1 << 1 };
+/* Writes the page into the body and sets its Content-Type (and status for readiness). */
+MR_API void mr_server_page(struct mr_ctx *ctx, enum mr_server_page page, unsigned options);
+
 /* ---- Memory, randomness, logging ------------------------------------------------------ */
 
 /* n bytes from the request arena (aligned for any type, not zeroed), or NULL past the
