@@ -13,7 +13,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := query pct router json html config request template validate
+FUZZ_TARGETS := query pct router json html config request template validate etag
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -37,6 +37,8 @@ FUZZ_SRC_template := app/lib/template.c app/lib/tv.c app/lib/html.c app/lib/buf.
                      app/lib/err.c
 FUZZ_SRC_validate := app/serve/validate.c app/serve/request.c app/lib/json.c app/lib/buf.c \
                      app/lib/arena.c app/lib/err.c
+FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app/serve/response.c \
+                    app/lib/html.c app/lib/json.c app/lib/buf.c app/lib/arena.c app/lib/err.c
 # Recursively expanded: pkg-config runs only when the config target is built.
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
 FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig)

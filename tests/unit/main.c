@@ -13,6 +13,7 @@ main(void)
     /* Unformatted, so that a new suite is one added line, not a reflowed table. */
     /* clang-format off */
     Suite *(*const suites[])(void) = {
+        api_suite,
         arena_suite,
         backend_suite,
         breaker_suite,

@@ -7,6 +7,7 @@
 
 #include <check.h>
 
+Suite *api_suite(void);
 Suite *arena_suite(void);
 Suite *backend_suite(void);
 Suite *buf_suite(void);
