@@ -110,7 +110,7 @@ fuzz-regress: $(FUZZ_BINS)
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
 
--include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/obj/app/*.d)
+-include $(wildcard $(FUZZ_DIR)/*.d $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/*/*/*.d)
 
 # ---- The FastCGI side, end to end (tests/fuzz/fcgi_fuzz.py) ---------------------------------
 #
