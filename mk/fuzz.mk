@@ -26,9 +26,9 @@ FUZZ_RUNOPTS := -timeout=5 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_ENV     := LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp
 
 # The app/ sources each target links (through the public headers only).
-FUZZ_SRC_query   := app/serve/request.c app/lib/arena.c app/lib/err.c
-FUZZ_SRC_pct     := app/serve/request.c app/lib/arena.c app/lib/err.c
-FUZZ_SRC_request := app/serve/request.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_query   := app/serve/form.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_pct     := app/serve/form.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_request := app/serve/request.c app/serve/form.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_router  := app/serve/router.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
