@@ -19,6 +19,7 @@ main(void)
         buf_suite,
         cache_suite,
         config_suite,
+        cookie_suite,
         form_suite,
         html_suite,
         json_suite,
