@@ -25,6 +25,7 @@ main(void)
         json_suite,
         keepconn_suite,
         log_suite,
+        multipart_suite,
         params_suite,
         pool_suite,
         rand_suite,

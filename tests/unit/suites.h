@@ -18,6 +18,7 @@ Suite *breaker_suite(void);
 Suite *html_suite(void);
 Suite *json_suite(void);
 Suite *log_suite(void);
+Suite *multipart_suite(void);
 Suite *params_suite(void);
 Suite *pool_suite(void);
 Suite *rand_suite(void);
