@@ -23,6 +23,7 @@ main(void)
         form_suite,
         html_suite,
         json_suite,
+        jsonbody_suite,
         keepconn_suite,
         log_suite,
         multipart_suite,

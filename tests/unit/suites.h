@@ -17,6 +17,7 @@ Suite *form_suite(void);
 Suite *breaker_suite(void);
 Suite *html_suite(void);
 Suite *json_suite(void);
+Suite *jsonbody_suite(void);
 Suite *log_suite(void);
 Suite *multipart_suite(void);
 Suite *params_suite(void);
