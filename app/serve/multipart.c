@@ -4,6 +4,7 @@
  * preamble; the close delimiter is required and the epilogue ignored (RFC 2046 §5.1.1).
  * Header lines are split on CRLF only; folding, bare CR or LF and NUL are refused, since a
  * part header that two parsers read differently is how smuggling starts. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -37,10 +38,13 @@ fail(struct mr_multipart *m, enum mr_multipart_error e, const char *reason)
         [MR_MULTIPART_FILE_TOO_LARGE] = -E2BIG,      [MR_MULTIPART_TOTAL_TOO_LARGE] = -E2BIG,
         [MR_MULTIPART_NO_MEMORY] = -ENOMEM,          [MR_MULTIPART_SPILL_FAILED] = -EIO,
     };
+    int code = codes[e];
+    assert(code < 0);
     m->error = e;
     m->parts = NULL;
     m->n = 0;
-    return mr_err_set(&m->err, codes[e], "multipart: %s", reason);
+    (void)mr_err_set(&m->err, code, "multipart: %s", reason);
+    return code;
 }
 
 static bool
@@ -192,11 +196,10 @@ read_boundary(struct mp *p, const char *ct)
         return fail(p->m, MR_MULTIPART_BAD_BOUNDARY,
                     "boundary missing, repeated, longer than 70 or with bad bytes");
     size_t n = strlen(b);
-    char *d = mr_arena_alloc(p->a, n + 4);
+    char *d = mr_arena_alloc(p->a, n + 5);
     if (d == NULL)
         return fail(p->m, MR_MULTIPART_NO_MEMORY, "request arena exhausted");
-    memcpy(d, "\r\n--", 4);
-    memcpy(d + 4, b, n);
+    (void)snprintf(d, n + 5, "\r\n--%s", b);
     p->delim = d;
     p->delim_len = n + 4;
     return 0;
