@@ -373,9 +373,7 @@ read_part(struct mp *p, const char *s, const char *end, struct mr_multipart_part
             return fail(p->m, MR_MULTIPART_MALFORMED, "part headers not terminated");
         content = hend + 4;
     }
-    if ((size_t)(hend - s) > max_hdr)
-        return fail(p->m, MR_MULTIPART_HEADER_TOO_LARGE,
-                    "part headers longer than max_part_header_bytes");
+    /* Here hend - s <= max_hdr: the search looked no further. */
     int rc = read_headers(p, s, hend, part);
     if (rc < 0)
         return rc;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_multipart: mr_multipart_parse on arbitrary bodies. Input: a byte choosing the limits
  * (small enough that each one is reachable) and whether the Content-Type is the fixed
- * "multipart/form-data; boundary=XyZ" or the input's first line; then the body, in a heap
+ * "multipart/form-data; boundary=XyZ" or the input's first line; a byte choosing the arena
+ * ceiling (so the -ENOMEM paths run too); then the body, in a heap
  * block of exactly its size so ASan sees any read past it. Temp files go to a directory
  * made at start and removed at exit, which must then be empty. Invariants: the return code
  * matches the named error and its HTTP status; on failure no parts; on success each part
@@ -18,13 +19,16 @@
 #include "app/serve/multipart.h"
 #include "tests/fuzz/ref.h"
 
-static struct mr_arena arena;
+/* One arena per ceiling, each made once and reset after every run, as a worker does. */
+static const size_t ceilings[] = {512, 2048, 8192, 1 << 20};
+static struct mr_arena arenas[4];
 static char spill_dir[] = "/tmp/mr-fuzz-multipart-XXXXXX";
 
 static void
 cleanup(void)
 {
-    mr_arena_fini(&arena); /* closes the last run's temp files */
+    for (size_t i = 0; i < 4; i++)
+        mr_arena_fini(&arenas[i]); /* closes the last run's temp files */
     if (rmdir(spill_dir) != 0)
         perror("fuzz_multipart: rmdir spill_dir (not empty?)");
 }
@@ -35,7 +39,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     FUZZ_CHECK(mkdtemp(spill_dir) != NULL);
-    mr_arena_init(&arena, 256, 1 << 20);
+    for (size_t i = 0; i < 4; i++)
+        mr_arena_init(&arenas[i], 64, ceilings[i]);
     (void)atexit(cleanup);
     return 0;
 }
@@ -85,8 +90,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char fixed_ct[] = "multipart/form-data; boundary=XyZ";
-    if (size < 1)
+    if (size < 2)
         return 0;
+    struct mr_arena *arena = &arenas[data[1] % 4];
     struct mr_multipart_limits lim = {
         .max_parts = 1 + (data[0] & 7),
         .max_part_header_bytes = (data[0] & 8) ? 48 : 512,
@@ -96,8 +102,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .spill_bytes = 4,
         .spill_dir = spill_dir,
     };
-    const uint8_t *rest = data + 1;
-    size_t rest_len = size - 1;
+    const uint8_t *rest = data + 2;
+    size_t rest_len = size - 2;
     char *ct;
     if (data[0] & 128) {
         const uint8_t *nl = memchr(rest, '\n', rest_len);
@@ -112,7 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *body = fuzz_dup_exact(rest, rest_len);
 
     struct mr_multipart m;
-    int rc = mr_multipart_parse(&m, ct, body, rest_len, &lim, &arena);
+    int rc = mr_multipart_parse(&m, ct, body, rest_len, &lim, arena);
     int status = mr_multipart_http_status(&m);
     switch (rc) {
     case 0:
@@ -145,6 +151,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(body);
     free(ct);
-    mr_arena_reset(&arena);
+    mr_arena_reset(arena);
     return 0;
 }
