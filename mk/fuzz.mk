@@ -13,7 +13,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := query pct router json html config request template validate etag
+FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -26,22 +26,27 @@ FUZZ_RUNOPTS := -timeout=5 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_ENV     := LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp
 
 # The app/ sources each target links (through the public headers only).
-FUZZ_SRC_query   := app/serve/request.c app/lib/arena.c app/lib/err.c
-FUZZ_SRC_pct     := app/serve/request.c app/lib/arena.c app/lib/err.c
-FUZZ_SRC_request := app/serve/request.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_query   := app/serve/form.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_pct     := app/serve/form.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_request := app/serve/request.c app/serve/form.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_form    := app/serve/form.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_multipart := app/serve/multipart.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_cookie  := app/serve/cookie.c app/lib/buf.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_jsonbody := app/serve/jsonbody.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_router  := app/serve/router.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_config  := app/config/config.c app/lib/arena.c app/lib/err.c app/lib/log.c
 FUZZ_SRC_template := app/lib/template.c app/lib/tv.c app/lib/html.c app/lib/buf.c app/lib/arena.c \
                      app/lib/err.c
-FUZZ_SRC_validate := app/serve/validate.c app/serve/request.c app/lib/json.c app/lib/buf.c \
+FUZZ_SRC_validate := app/serve/validate.c app/serve/request.c app/serve/form.c app/lib/json.c app/lib/buf.c \
                      app/lib/arena.c app/lib/err.c
-FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app/serve/response.c \
+FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app/serve/form.c app/serve/response.c \
                     app/lib/html.c app/lib/json.c app/lib/buf.c app/lib/arena.c app/lib/err.c
 # Recursively expanded: pkg-config runs only when the config target is built.
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
-FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig)
+FUZZ_LIBS_jsonbody = $(shell pkg-config --libs jansson)
+FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig jansson)
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # Prints the part of a failing run's log that says what and where: the input, the error and

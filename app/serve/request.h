@@ -11,13 +11,7 @@
 
 #include "app/lib/arena.h"
 #include "app/lib/err.h"
-
-struct mr_param {
-    const char *name; /* decoded, NUL-terminated, in the arena */
-    const char *value;
-    size_t name_len;
-    size_t value_len;
-};
+#include "app/serve/form.h"
 
 struct mr_req_limits {
     int max_params;
@@ -54,17 +48,5 @@ const char *mr_req_query(const struct mr_req *r, const char *name);
 const char *mr_req_param(const struct mr_req *r, const char *name);
 /* Request header by its HTTP name ("X-Forwarded-For" -> HTTP_X_FORWARDED_FOR), or NULL. */
 const char *mr_req_header(const struct mr_req *r, const char *name);
-
-/* Parses an application/x-www-form-urlencoded string into params in the arena ('+' is a
- * space). Returns 0, -E2BIG past max_params, -EINVAL for bad percent-encoding or invalid
- * UTF-8, -ENOMEM past the arena ceiling. */
-int mr_query_parse(const char *s, size_t len, struct mr_arena *a, int max_params,
-                   struct mr_param **out, size_t *n);
-/* Percent-decodes src[0..len) into dst (room for len + 1 bytes), NUL-terminates, and sets
- * *out_len. Returns 0 or -EINVAL (a '%' not followed by two hex digits, %00, or invalid
- * UTF-8). */
-int mr_pct_decode(const char *src, size_t len, bool plus_is_space, char *dst, size_t *out_len);
-/* Is s[0..len) valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF)? */
-bool mr_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "app/serve/request.h"
+#include "app/serve/form.h"
 #include "tests/fuzz/ref.h"
 
 int

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "app/lib/arena.h"
-#include "app/serve/request.h"
+#include "app/serve/form.h"
 #include "tests/fuzz/ref.h"
 
 /* One arena per ceiling, each made once and reset after every run, as a worker does. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* ref: reference implementations the fuzz targets compare millrace against. They are written
  * from the specifications (RFC 3629's byte table for UTF-8, RFC 3986 for percent-encoding),
- * deliberately in a different shape from app/serve/request.c, so that a shared mistake is
+ * deliberately in a different shape from app/serve/form.c, so that a shared mistake is
  * unlikely. Slow and simple on purpose. Also the one abort helper the targets share: a
  * violated invariant must crash so that libFuzzer saves the input. */
 #ifndef MR_FUZZ_REF_H
