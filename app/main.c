@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* main: the command line. Loads and validates the config (exit 78 on error), opens or
- * inherits the listening socket, drops privileges, then runs the manager — or, when
- * spawn-fcgi handed us a listening fd 0 (no LISTEN_FDS, not under systemd), runs as a single
- * worker, because spawn-fcgi -F N makes the N processes itself. */
+/* main: the command line. Loads and validates the config and compiles the route tables (exit
+ * 78 on either error), opens or inherits the listening socket, drops privileges, then runs
+ * the manager — or, when spawn-fcgi handed us a listening fd 0 (no LISTEN_FDS, not under
+ * systemd), runs as a single worker, because spawn-fcgi -F N makes the N processes itself. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -37,8 +37,38 @@ usage(FILE *out)
                 out);
 }
 
+/* The two route tables compiled, before the first fork so that every child shares them. */
+struct routers {
+    struct mr_router *serve;
+    struct mr_router *status;
+};
+
+/* Returns 0, or -EINVAL with err naming the table and its bad row(s). */
 static int
-run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
+routers_build(struct routers *r, struct mr_err *err)
+{
+    *r = (struct routers){NULL, NULL};
+    struct mr_err why;
+    if (mr_router_build(&mr_handler_table[0].row, mr_handler_count, sizeof(mr_handler_table[0]),
+                        &r->serve, &why) < 0)
+        return mr_err_set(err, -EINVAL, "route table: %s", why.msg);
+    if (mr_router_build(&mr_status_table[0].row, mr_status_count, sizeof(mr_status_table[0]),
+                        &r->status, &why) < 0) {
+        mr_router_free(&r->serve);
+        return mr_err_set(err, -EINVAL, "status route table: %s", why.msg);
+    }
+    return 0;
+}
+
+static void
+routers_free(struct routers *r)
+{
+    mr_router_free(&r->serve);
+    mr_router_free(&r->status);
+}
+
+static int
+run_single_worker(struct mr_cfg *cfg, struct mr_listen *l, const struct mr_router *router)
 {
     struct mr_err err;
     struct mr_sb *sb = mr_sb_new(cfg->db.n_replicas, &err);
@@ -49,8 +79,15 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
     atomic_store(&sb->workers[0].pid, getpid());
     mr_mgr_label_routes(sb, mr_handler_table, mr_handler_count);
     mr_log(MR_LOG_INFO, "started", "pid=%d mode=single_worker listen=fd0", getpid());
-    struct mr_worker_args a = {
-        cfg, sb, 0, &sb->workers[0], l->fd, mr_handler_table, mr_handler_count, true};
+    struct mr_worker_args a = {.cfg = cfg,
+                               .sb = sb,
+                               .slot = 0,
+                               .me = &sb->workers[0],
+                               .listen_fd = l->fd,
+                               .routes = mr_handler_table,
+                               .n_routes = mr_handler_count,
+                               .router = router,
+                               .is_pool = true};
     int rc = mr_worker_run(&a);
     mr_sb_free(&sb);
     return rc;
@@ -100,8 +137,15 @@ main(int argc, char **argv)
         (void)fprintf(stderr, "millrace: %s\n", err.msg);
         return MR_EX_CONFIG;
     }
+    struct routers routers;
+    if (routers_build(&routers, &err) < 0) {
+        (void)fprintf(stderr, "millrace: %s\n", err.msg);
+        mr_cfg_fini(&cfg);
+        return MR_EX_CONFIG;
+    }
     if (test_only) {
         (void)printf("millrace: %s: configuration ok\n", path);
+        routers_free(&routers);
         mr_cfg_fini(&cfg);
         return 0;
     }
@@ -109,11 +153,13 @@ main(int argc, char **argv)
     int lrc = mr_log_reopen(cfg.log_file);
     if (lrc < 0) {
         (void)fprintf(stderr, "millrace: log.file %s: %s\n", cfg.log_file, strerror(-lrc));
+        routers_free(&routers);
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
     }
     if (mr_privs_give(cfg.log_file, &cfg, &err) < 0) {
         (void)fprintf(stderr, "millrace: %s\n", err.msg);
+        routers_free(&routers);
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
     }
@@ -125,6 +171,7 @@ main(int argc, char **argv)
                                    cfg.listen_group, cfg.listen_mode};
         if (mr_listen_open(&l, &o, &err) < 0) {
             mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+            routers_free(&routers);
             mr_cfg_fini(&cfg);
             return 1;
         }
@@ -135,6 +182,7 @@ main(int argc, char **argv)
         if (mr_listen_open(&status_l, &o, &err) < 0) {
             mr_log(MR_LOG_ERR, "start_failed", "what=status_listen err=\"%s\"", err.msg);
             mr_listen_close(&l);
+            routers_free(&routers);
             mr_cfg_fini(&cfg);
             return 1;
         }
@@ -143,6 +191,7 @@ main(int argc, char **argv)
         mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
         mr_listen_close(&status_l);
         mr_listen_close(&l);
+        routers_free(&routers);
         mr_cfg_fini(&cfg);
         return MR_EX_CONFIG;
     }
@@ -150,12 +199,14 @@ main(int argc, char **argv)
     /* spawn-fcgi: fd 0 listening, no LISTEN_FDS and no systemd (INVOCATION_ID is set for
      * every systemd unit, StandardInput=socket included). */
     if (l.origin == MR_LISTEN_STDIN && getenv("INVOCATION_ID") == NULL) {
-        rc = run_single_worker(&cfg, &l);
+        rc = run_single_worker(&cfg, &l, routers.serve);
+        routers_free(&routers);
         mr_cfg_fini(&cfg);
     } else {
-        struct mr_mgr_tables t = {mr_handler_table, mr_handler_count, mr_status_table,
-                                  mr_status_count};
+        struct mr_mgr_tables t = {mr_handler_table, mr_handler_count, routers.serve,
+                                  mr_status_table,  mr_status_count,  routers.status};
         rc = mr_mgr_run(&cfg, &l, &status_l, &t);
+        routers_free(&routers);
     }
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "app/lib/rand.h"
 #include "app/serve/request.h"
 #include "app/serve/response.h"
+#include "app/serve/router.h"
 #include "app/board/scoreboard.h"
 #include "cache/cache.h"
 #include "db/db.h"
@@ -19,6 +20,7 @@
 struct mr_ctx {
     struct mr_req req;
     struct mr_resp resp;
+    struct mr_match match; /* the route and its path parameters (values in the arena) */
     struct mr_arena *arena;
     const struct mr_cfg *cfg;
     struct mr_db *db;

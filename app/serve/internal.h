@@ -17,6 +17,7 @@ struct mr_worker {
     const struct mr_cfg *cfg;
     const struct mr_route *routes;
     size_t n_routes;
+    const struct mr_router *router; /* compiled from routes; shared read-only since fork */
     bool is_pool;
     struct mr_sb *sb;
     struct mr_sb_worker *me;

@@ -187,6 +187,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->me = a->me;
     w->routes = a->routes;
     w->n_routes = a->n_routes;
+    w->router = a->router;
     w->is_pool = a->is_pool;
     const struct mr_cfg *c = a->cfg;
     w->limits = (struct mr_req_limits){c->max_params,       c->max_params_bytes, c->max_query_bytes,

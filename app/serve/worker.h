@@ -21,6 +21,7 @@ struct mr_worker_args {
     int listen_fd;
     const struct mr_route *routes; /* the handler table it serves */
     size_t n_routes;
+    const struct mr_router *router; /* built from routes before fork (borrowed) */
     bool is_pool; /* a pool worker: counted in the route metrics, sheds load (the status
                    * process is neither) */
 };

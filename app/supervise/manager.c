@@ -88,7 +88,7 @@ void
 mr_mgr_label_routes(struct mr_sb *sb, const struct mr_route *routes, size_t n)
 {
     for (size_t i = 0; i < n && i < MR_SB_MAX_ROUTES; i++)
-        mr_sb_label_route(sb, (int)i, routes[i].method, routes[i].path);
+        mr_sb_label_route(sb, (int)i, routes[i].row.method, routes[i].row.pattern);
 }
 
 /* One tick of the reload rule: at most one old worker retired, then as many new ones started

@@ -18,12 +18,15 @@
 #include "app/serve/router.h"
 
 /* The route tables the manager's children serve, handed in by main.c: supervision knows
- * nothing of the handlers. Borrowed; they outlive the manager (static tables). */
+ * nothing of the handlers. Borrowed; they outlive the manager (static tables, and routers
+ * main.c built from them before the first fork, which the children share read-only). */
 struct mr_mgr_tables {
     const struct mr_route *serve; /* the pool workers'; /status and /metrics label these */
     size_t n_serve;
+    const struct mr_router *serve_router;
     const struct mr_route *status; /* the status process's (status_listen) */
     size_t n_status;
+    const struct mr_router *status_router;
 };
 
 /* Takes ownership of cfg, l and status_l (status_l->fd is -1 when status_listen is off).

@@ -71,8 +71,15 @@ mr_mgr__spawn_worker(struct mr_mgr *m, int64_t now)
     if (pid == 0) {
         if (m->status_ls->fd >= 0)
             (void)close(m->status_ls->fd);
-        struct mr_worker_args a = {&m->cfg,           m->sb, slot, w, m->ls->fd, m->tables.serve,
-                                   m->tables.n_serve, true};
+        struct mr_worker_args a = {.cfg = &m->cfg,
+                                   .sb = m->sb,
+                                   .slot = slot,
+                                   .me = w,
+                                   .listen_fd = m->ls->fd,
+                                   .routes = m->tables.serve,
+                                   .n_routes = m->tables.n_serve,
+                                   .router = m->tables.serve_router,
+                                   .is_pool = true};
         _exit(mr_worker_run(&a));
     }
     atomic_store(&w->pid, pid);
@@ -108,8 +115,15 @@ mr_mgr__spawn_status(struct mr_mgr *m, int64_t now)
         return;
     if (pid == 0) {
         (void)close(m->ls->fd);
-        struct mr_worker_args a = {
-            &m->cfg, m->sb, -1, w, m->status_ls->fd, m->tables.status, m->tables.n_status, false};
+        struct mr_worker_args a = {.cfg = &m->cfg,
+                                   .sb = m->sb,
+                                   .slot = -1,
+                                   .me = w,
+                                   .listen_fd = m->status_ls->fd,
+                                   .routes = m->tables.status,
+                                   .n_routes = m->tables.n_status,
+                                   .router = m->tables.status_router,
+                                   .is_pool = false};
         _exit(mr_worker_run(&a));
     }
     m->procs.status_pid = pid;
