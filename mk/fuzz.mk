@@ -29,7 +29,7 @@ FUZZ_ENV     := LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp
 FUZZ_SRC_query   := app/serve/request.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_pct     := app/serve/request.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_request := app/serve/request.c app/lib/arena.c app/lib/err.c
-FUZZ_SRC_router  := app/serve/router.c
+FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_config  := app/config/config.c app/lib/arena.c app/lib/err.c app/lib/log.c

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* router: a trie of path segments, built once (malloc) and read-only afterwards. A node's
  * children are its static segments, in an array sorted by length then bytes for a binary
- * search, then one child per parameter kind (int, plain); a rest parameter and the end of a
- * pattern are leaves on the node, each a small table of row index per method. Matching is a
- * depth-first walk in precedence order; the trie is a tree, so a match visits each node at
- * most once and its cost depends on the path and the patterns that share its prefix, not on
- * the size of the table. Captures are remembered as raw slices of the path and decoded only
- * for the route that wins. */
+ * search (and a hash table when there are many), then one child per parameter kind (int,
+ * plain); a rest parameter and the end of a pattern are leaves on the node, each a small
+ * table of row index per method. Matching is a depth-first walk in precedence order; the
+ * trie is a tree, so a match visits each node at most once and its cost depends on the path
+ * and the patterns that share its prefix, not on the size of the table. Captures are
+ * remembered as raw slices of the path and decoded only for the route that wins. */
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ static const char *const method_names[] = {"GET",   "HEAD",   "POST",   "PUT",
 #define N_METHODS ((int)(sizeof(method_names) / sizeof(method_names[0])))
 #define M_GET 0
 #define M_HEAD 1
+/* A node with more static children than this also gets a hash table, so that a wide level
+ * (a hundred resources under /api/v1) costs one probe rather than a binary search. */
+#define HASH_MIN 8
 
 struct leaf {
     int rows[N_METHODS]; /* row index per method, -1 for none */
@@ -44,6 +48,8 @@ struct node {
     struct edge *statics; /* sorted by (len, bytes) */
     size_t n_statics;
     size_t cap_statics;
+    uint32_t *hash; /* past HASH_MIN statics: index + 1 into statics, open addressing */
+    uint32_t hash_mask;
     struct node *int_child;
     struct node *param_child;
     struct leaf *end;  /* rows whose pattern ends at this node */
@@ -80,13 +86,14 @@ row_at(const struct mr_route_row *rows, size_t stride, size_t i)
     return (const struct mr_route_row *)(const void *)((const char *)rows + i * stride);
 }
 
+/* Also on every match: the first letter leaves at most two names to compare. */
 static int
 method_index(const char *method)
 {
     if (method == NULL)
         return -1;
     for (int i = 0; i < N_METHODS; i++)
-        if (strcmp(method, method_names[i]) == 0)
+        if (method[0] == method_names[i][0] && strcmp(method, method_names[i]) == 0)
             return i;
     return -1;
 }
@@ -200,12 +207,25 @@ parse_pattern(const struct mr_route_row *row, struct pattern *p, struct mr_err *
     return check_pattern(row, p, err);
 }
 
+/* Length first: most segments differ there, and it spares the call to memcmp. */
 static int
 seg_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
 {
     if (a_len != b_len)
         return a_len < b_len ? -1 : 1;
+    if (a_len == 0 || a[0] != b[0])
+        return a_len == 0 ? 0 : ((unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1);
     return memcmp(a, b, a_len);
+}
+
+/* FNV-1a. */
+static uint32_t
+seg_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
 }
 
 /* Index of the static child `seg`, or where it would go (*found false). */
@@ -313,6 +333,31 @@ insert_row(struct mr_router *r, const struct mr_route_row *rows, size_t stride, 
     return 0;
 }
 
+/* Once every row is in: the hash tables of the wide nodes (at most half full). */
+static void
+node_seal(struct node *n)
+{
+    if (n->n_statics > HASH_MIN) {
+        size_t cap = 16;
+        while (cap < 2 * n->n_statics)
+            cap *= 2;
+        n->hash = mr_xcalloc(cap, sizeof(*n->hash));
+        n->hash_mask = (uint32_t)(cap - 1);
+        for (size_t i = 0; i < n->n_statics; i++) {
+            uint32_t h = seg_hash(n->statics[i].seg, n->statics[i].len) & n->hash_mask;
+            while (n->hash[h] != 0)
+                h = (h + 1) & n->hash_mask;
+            n->hash[h] = (uint32_t)(i + 1);
+        }
+    }
+    for (size_t i = 0; i < n->n_statics; i++)
+        node_seal(n->statics[i].child);
+    if (n->int_child != NULL)
+        node_seal(n->int_child);
+    if (n->param_child != NULL)
+        node_seal(n->param_child);
+}
+
 static void
 node_fini(struct node *n)
 {
@@ -322,6 +367,7 @@ node_fini(struct node *n)
         free(n->statics[i].child);
     }
     free(n->statics);
+    free(n->hash);
     struct node *kids[2] = {n->int_child, n->param_child};
     for (int i = 0; i < 2; i++) {
         if (kids[i] != NULL)
@@ -371,6 +417,7 @@ mr_router_build(const struct mr_route_row *rows, size_t n, size_t stride, struct
             return rc;
         }
     }
+    node_seal(&r->root);
     *out = r;
     return 0;
 }
@@ -421,6 +468,15 @@ parse_int(const char *s, size_t len, long long *out)
 static const struct node *
 static_find(const struct node *n, const char *seg, size_t len)
 {
+    if (n->hash != NULL) {
+        for (uint32_t h = seg_hash(seg, len) & n->hash_mask; n->hash[h] != 0;
+             h = (h + 1) & n->hash_mask) {
+            const struct edge *e = &n->statics[n->hash[h] - 1];
+            if (e->len == len && memcmp(e->seg, seg, len) == 0)
+                return e->child;
+        }
+        return NULL;
+    }
     bool found;
     size_t at = static_pos(n, seg, len, &found);
     return found ? n->statics[at].child : NULL;
@@ -469,11 +525,13 @@ walk(struct walk *w, const struct node *n, size_t pos, bool at_end)
     if (at_end)
         return leaf_hit(w, n->end) || rest_hit(w, n, w->len);
     const char *seg = w->path + pos;
-    const char *slash = memchr(seg, '/', w->len - pos);
-    size_t len = slash ? (size_t)(slash - seg) : w->len - pos;
-    size_t next = slash ? pos + len + 1 : w->len;
+    size_t len = 0;
+    while (pos + len < w->len && seg[len] != '/') /* segments are short: no memchr call */
+        len++;
+    bool last = pos + len == w->len;
+    size_t next = last ? w->len : pos + len + 1;
     const struct node *child = static_find(n, seg, len);
-    if (child != NULL && walk(w, child, next, slash == NULL))
+    if (child != NULL && walk(w, child, next, last))
         return true;
     long long v;
     const struct node *kids[2] = {n->int_child, n->param_child};
@@ -481,7 +539,7 @@ walk(struct walk *w, const struct node *n, size_t pos, bool at_end)
         if (kids[k] == NULL || len == 0 || (k == 0 && !parse_int(seg, len, &v)))
             continue;
         push(w, k == 0 ? K_INT : K_PARAM, seg, len, k == 0 ? v : 0);
-        if (walk(w, kids[k], next, slash == NULL))
+        if (walk(w, kids[k], next, last))
             return true;
         w->n_caps--;
     }
@@ -497,6 +555,18 @@ count_slashes(const char *s, size_t len)
     return n;
 }
 
+/* Whether s[0..len) is printable ASCII without '%': then it is its own decoding. */
+static bool
+plain_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x7f || c == '%')
+            return false;
+    }
+    return true;
+}
+
 /* Decodes capture c into p. Returns 0, -400 or -500. */
 static int
 decode(const struct capture *c, struct mr_arena *a, struct mr_route_param *p)
@@ -504,28 +574,43 @@ decode(const struct capture *c, struct mr_arena *a, struct mr_route_param *p)
     char *dst = mr_arena_alloc(a, c->len + 1);
     if (dst == NULL)
         return -500;
-    size_t len;
+    size_t len = c->len;
+    p->value = dst;
+    p->value_len = len;
+    p->int_value = c->int_value;
+    if (c->kind == K_INT || plain_ascii(c->raw, c->len)) { /* most values: a copy */
+        memcpy(dst, c->raw, len);
+        dst[len] = '\0';
+        return 0;
+    }
     if (mr_pct_decode(c->raw, c->len, false, dst, &len) < 0 || memchr(dst, '\0', len) != NULL)
         return -400; /* a bad escape or invalid UTF-8; or a raw NUL, which C strings cut */
     /* A '/' that was not a separator is %2F: one segment has none, the rest keeps its own. */
     size_t slashes = count_slashes(dst, len);
     if (slashes != (c->kind == K_REST ? count_slashes(c->raw, c->len) : 0))
         return -400;
-    p->value = dst;
     p->value_len = len;
-    p->int_value = c->int_value;
     return 0;
 }
 
+/* MR_ROUTE_ALLOW_LEN holds all seven names; memcpy, as snprintf cost a 405 twice a hit. */
 static void
 allow_text(unsigned mask, char *out)
 {
     size_t o = 0;
-    out[0] = '\0';
-    for (int i = 0; i < N_METHODS; i++)
-        if (mask & (1u << i))
-            o += (size_t)snprintf(out + o, MR_ROUTE_ALLOW_LEN - o, "%s%s", o ? ", " : "",
-                                  method_names[i]);
+    for (int i = 0; i < N_METHODS; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        size_t n = strlen(method_names[i]);
+        assert(o + 2 + n < MR_ROUTE_ALLOW_LEN);
+        if (o > 0) {
+            memcpy(out + o, ", ", 2);
+            o += 2;
+        }
+        memcpy(out + o, method_names[i], n);
+        o += n;
+    }
+    out[o] = '\0';
 }
 
 int
@@ -537,7 +622,13 @@ mr_router_match(const struct mr_router *r, const char *method, const char *path,
     m->allow[0] = '\0';
     if (path_len == 0 || path[0] != '/')
         return -404;
-    struct walk w = {.path = path, .len = path_len, .method = method_index(method), .row = -1};
+    struct walk w; /* not zeroed as a whole: caps[] is written before it is read */
+    w.path = path;
+    w.len = path_len;
+    w.method = method_index(method);
+    w.seen = 0;
+    w.row = -1;
+    w.n_caps = 0;
     if (!walk(&w, &r->root, 1, path_len == 1)) {
         if (w.seen == 0)
             return -404;

@@ -471,6 +471,33 @@ START_TEST(test_router_arena_exhausted_is_500)
 }
 END_TEST
 
+/* A level wide enough for the hash table (router.c's HASH_MIN): every sibling found, no
+ * near miss taken for one. */
+START_TEST(test_router_wide_level)
+{
+    enum { WIDE = 60 };
+    struct mr_route_row rows[WIDE + 1];
+    char names[WIDE][32];
+    for (int i = 0; i < WIDE; i++) {
+        (void)snprintf(names[i], sizeof(names[i]), "/v1/res%d/x", i * 7);
+        rows[i] = (struct mr_route_row){"GET", names[i]};
+    }
+    rows[WIDE] = (struct mr_route_row){"POST", "/v1/{other}/x"};
+    struct fixture f;
+    setup_rows(&f, rows, WIDE + 1);
+    char path[64];
+    for (int i = 0; i < WIDE; i++) {
+        ck_assert_int_eq(match(&f, "GET", names[i]), i);
+        (void)snprintf(path, sizeof(path), "/v1/res%d/x", i * 7 + 1); /* not a sibling */
+        ck_assert_int_eq(match(&f, "GET", path), -405); /* only POST /v1/{other}/x has it */
+        ck_assert_int_eq(match(&f, "POST", names[i]), WIDE);
+    }
+    ck_assert_int_eq(match(&f, "GET", "/v1/res/x"), -405);
+    ck_assert_int_eq(match(&f, "GET", "/v1/"), -404);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(test_router_refuses_conflicts_naming_both_rows)
 {
     REFUSED("GET /users/{id} conflicts with GET /users/{name}", {"GET", "/users/{id}"},
@@ -657,6 +684,7 @@ router_suite(void)
     tcase_add_test(tc, test_router_values_are_percent_decoded);
     tcase_add_test(tc, test_router_bad_encoding_is_400);
     tcase_add_test(tc, test_router_arena_exhausted_is_500);
+    tcase_add_test(tc, test_router_wide_level);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("build");
     tcase_add_test(tb, test_router_refuses_conflicts_naming_both_rows);
