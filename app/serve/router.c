@@ -249,6 +249,17 @@ static_pos(const struct node *n, const char *seg, size_t len, bool *found)
     return lo;
 }
 
+/* A NUL-terminated copy of s[0..len) (s may be anything when len is 0). */
+static char *
+dup_text(const char *s, size_t len)
+{
+    char *copy = mr_xmalloc(len + 1);
+    if (len > 0)
+        memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
 static struct node *
 static_child_add(struct node *n, const char *seg, size_t len)
 {
@@ -266,10 +277,7 @@ static_child_add(struct node *n, const char *seg, size_t len)
         n->cap_statics = cap;
     }
     memmove(&n->statics[at + 1], &n->statics[at], (n->n_statics - at) * sizeof(*n->statics));
-    char *copy = mr_xmalloc(len + 1);
-    memcpy(copy, seg, len);
-    copy[len] = '\0';
-    n->statics[at] = (struct edge){copy, len, mr_xcalloc(1, sizeof(struct node))};
+    n->statics[at] = (struct edge){dup_text(seg, len), len, mr_xcalloc(1, sizeof(struct node))};
     n->n_statics++;
     return n->statics[at].child;
 }
@@ -305,10 +313,7 @@ insert_row(struct mr_router *r, const struct mr_route_row *rows, size_t stride, 
     for (int k = 0; k < p->n_segs; k++) {
         const struct seg *s = &p->segs[k];
         if (s->kind != K_STATIC) {
-            char *name = mr_xmalloc(s->len + 1);
-            memcpy(name, s->text, s->len);
-            name[s->len] = '\0';
-            names->names[names->n++] = name;
+            names->names[names->n++] = dup_text(s->text, s->len);
         }
         if (s->kind == K_STATIC)
             n = static_child_add(n, s->text, s->len);
