@@ -44,7 +44,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=build/asan/%.o)
 DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
-        install uninstall clean fuzz chaos soak include-check guide-check bench-template
+        install uninstall clean fuzz chaos soak include-check guide-check bench-template bench-router
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -117,6 +117,14 @@ build/rel/template-bench: tests/bench/template_bench.c $(BENCH_TPL_SRC:%.c=build
 	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^
 bench-template: build/rel/template-bench
 	@build/rel/template-bench
+# The router's cost per match over 10 and 1,000 routes (release flags; not part of `make test`).
+BENCH_ROUTER_OBJ := $(addprefix build/rel/,app/serve/router.o app/serve/request.o app/serve/form.o \
+                      app/lib/arena.o app/lib/err.o)
+build/bench/router_bench: tests/bench/router_bench.c $(BENCH_ROUTER_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< $(BENCH_ROUTER_OBJ)
+bench-router: build/bench/router_bench
+	build/bench/router_bench
 
 # Soak (SOAK_REQUESTS, default 1,000,000 mixed requests): RSS and descriptors per worker.
 soak: millrace
@@ -166,9 +174,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/millrace
 
 clean:
-	rm -rf build/rel build/asan millrace
+	rm -rf build/rel build/asan build/bench millrace
 
--include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(wildcard build/bench/*.d)
 
 include mk/fuzz.mk
 include mk/valgrind.mk

@@ -69,6 +69,7 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
                                .listen_fd = l->fd,
                                .routes = served.routes,
                                .n_routes = served.n_routes,
+                               .router = served.router,
                                .app = served.app,
                                .templates = served.templates,
                                .inputs = served.inputs,
@@ -168,6 +169,18 @@ main(int argc, char **argv)
             mr_cfg_fini(&cfg);
             return MR_EX_CONFIG;
         }
+        struct mr_served served;
+        struct mr_router *status_router = NULL;
+        if ((*cfg.app == '\0' && mr_served_open("", mr_techempower_app(), mr_ops_table,
+                                                mr_ops_count, &served, &err) < 0) ||
+            mr_routes_compile(mr_status_table, mr_status_count, &status_router, &err) < 0) {
+            (void)fprintf(stderr, "millrace: %s\n", err.msg);
+            mr_cfg_fini(&cfg);
+            return MR_EX_CONFIG;
+        }
+        if (*cfg.app == '\0')
+            mr_served_close(&served);
+        mr_router_free(&status_router);
         if (*cfg.app != '\0')
             (void)printf("millrace: %s: application ok\n", cfg.app);
         (void)printf("millrace: %s: configuration ok\n", path);

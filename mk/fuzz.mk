@@ -33,7 +33,8 @@ FUZZ_SRC_form    := app/serve/form.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_multipart := app/serve/multipart.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_cookie  := app/serve/cookie.c app/lib/buf.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_jsonbody := app/serve/jsonbody.c app/lib/arena.c app/lib/err.c
-FUZZ_SRC_router  := app/serve/router.c
+FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/lib/arena.c \
+                    app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_config  := app/config/config.c app/lib/arena.c app/lib/err.c app/lib/log.c

@@ -338,6 +338,18 @@ compile_templates(const struct mr_app *app, const char *app_path, struct mr_tpl_
     return 0;
 }
 
+int
+mr_routes_compile(const struct mr_route *routes, size_t n, struct mr_router **out,
+                  struct mr_err *err)
+{
+    struct mr_route_row *rows = mr_xcalloc(n > 0 ? n : 1, sizeof(*rows));
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (struct mr_route_row){routes[i].method, routes[i].pattern};
+    int rc = mr_router_build(rows, n, sizeof(*rows), out, err);
+    free(rows);
+    return rc;
+}
+
 static int
 compile_inputs(struct mr_served *s, struct mr_err *err)
 {
@@ -369,6 +381,8 @@ mr_served_open(const char *app_path, const struct mr_app *builtin, const struct 
     }
     int rc = mr_module_routes(app, own, n_own, &out->routes, &out->n_routes, err);
     if (rc == 0)
+        rc = mr_routes_compile(out->routes, out->n_routes, &out->router, err);
+    if (rc == 0)
         rc = compile_inputs(out, err);
     if (rc == 0)
         rc = compile_templates(app, app_path, &out->templates, err);
@@ -391,6 +405,7 @@ mr_served_close(struct mr_served *s)
     for (size_t i = 0; s->inputs != NULL && i < s->n_routes; i++)
         mr_valid_free(&s->inputs[i]);
     free(s->inputs);
+    mr_router_free(&s->router);
     free(s->routes);
     mr_module_close(&s->module);
     memset(s, 0, sizeof(*s));

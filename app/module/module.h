@@ -16,6 +16,7 @@
 #include "app/include/millrace.h"
 #include "app/lib/err.h"
 #include "app/lib/template.h"
+#include "app/serve/router.h"
 #include "app/serve/validate.h"
 
 struct mr_module;
@@ -34,8 +35,8 @@ void mr_module_close(struct mr_module **m);
 
 /* The served table: the application's routes, then the server's own (`own`, n_own). Checks
  * every row (a known method, a pattern starting with '/', a handler) and refuses two rows for
- * the same method and pattern, naming both. Returns 0 with a malloc'd table in *out (free it
- * with free), or -EINVAL with err set. */
+ * the same method and pattern, naming both (the router refuses patterns of the same shape). Returns
+ * 0 with a malloc'd table in *out (free it with free), or -EINVAL with err set. */
 MR_MUST_CHECK int mr_module_routes(const struct mr_app *app, const struct mr_route *own,
                                    size_t n_own, struct mr_route **out, size_t *n_out,
                                    struct mr_err *err);
@@ -49,6 +50,7 @@ struct mr_served {
     size_t n_routes;
     struct mr_tpl_set *templates; /* the app's, compiled; NULL when it has none */
     struct mr_valid **inputs;     /* per route: its compiled inputs, or NULL; malloc'd */
+    struct mr_router *router;     /* compiled from routes */
 };
 
 /* Opens app_path ("" = builtin), builds the table with `own` and compiles the app's
@@ -58,6 +60,10 @@ struct mr_served {
 MR_MUST_CHECK int mr_served_open(const char *app_path, const struct mr_app *builtin,
                                  const struct mr_route *own, size_t n_own, struct mr_served *out,
                                  struct mr_err *err);
+/* A router over routes[0..n) (the status process's table, say). Returns 0 or -EINVAL with
+ * err naming the bad rows. */
+MR_MUST_CHECK int mr_routes_compile(const struct mr_route *routes, size_t n, struct mr_router **out,
+                                    struct mr_err *err);
 /* Frees the table and unloads the module; *s is empty afterwards. */
 void mr_served_close(struct mr_served *s);
 

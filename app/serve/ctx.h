@@ -17,6 +17,8 @@
 #include "app/serve/validate.h"
 #include "app/serve/request.h"
 #include "app/serve/response.h"
+#include "app/serve/router.h"
+#include "app/serve/router.h"
 #include "app/board/scoreboard.h"
 #include "cache/cache.h"
 #include "db/db.h"
@@ -29,6 +31,7 @@ struct mr_jw {
 struct mr_ctx {
     struct mr_req req;
     struct mr_resp resp;
+    struct mr_match match; /* the route and its path parameters (values in the arena) */
     struct mr_arena *arena;
     const struct mr_cfg *cfg;
     struct mr_db *db;

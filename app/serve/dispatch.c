@@ -71,6 +71,30 @@ should_shed(const struct mr_worker *w)
            atomic_load_explicit(&w->sb->pool.listen_queue, memory_order_relaxed) >= depth;
 }
 
+/* Answers a request no route takes: rc is mr_router_match's -404, -405, -400 or -500. */
+static int
+route_failed(struct mr_ctx *ctx, int rc)
+{
+    switch (rc) {
+    case -404:
+        mr_resp_error(&ctx->resp, 404, "no such path");
+        break;
+    case -405:
+        mr_resp_error(&ctx->resp, 405, "method not allowed");
+        (void)mr_resp_header(&ctx->resp, "Allow", ctx->match.allow);
+        break;
+    case -400:
+        mr_resp_error(&ctx->resp, 400, "invalid percent-encoding in the path");
+        ctx->err_detail = "a path parameter's percent-encoding or UTF-8 is invalid";
+        break;
+    default:
+        mr_resp_error(&ctx->resp, 500, mr_resp_reason(500));
+        ctx->err_detail = "request arena exhausted decoding path parameters";
+        break;
+    }
+    return MR_SB_MAX_ROUTES;
+}
+
 /* A handler's nonzero return: the uniform error page (millrace.h's contract). */
 static void
 answer_error(struct mr_ctx *ctx, int rc)
@@ -144,18 +168,10 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
         mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
         return MR_SB_MAX_ROUTES;
     }
-    char allow[64];
-    int route = mr_router_match(w->routes, w->n_routes, ctx->req.method, ctx->req.path,
-                                ctx->req.path_len, allow, sizeof(allow));
-    if (route == -404) {
-        mr_resp_error(&ctx->resp, 404, "no such path");
-        return MR_SB_MAX_ROUTES;
-    }
-    if (route == -405) {
-        mr_resp_error(&ctx->resp, 405, "method not allowed");
-        (void)mr_resp_header(&ctx->resp, "Allow", allow);
-        return MR_SB_MAX_ROUTES;
-    }
+    int route = mr_router_match(w->router, ctx->req.method, ctx->req.path, ctx->req.path_len,
+                                ctx->arena, &ctx->match);
+    if (route < 0)
+        return route_failed(ctx, route);
     ctx->route = &w->routes[route];
     if ((ctx->route->flags & MR_ROUTE_NEVER_SHED) == 0 && should_shed(w)) {
         atomic_fetch_add_explicit(&w->sb->pool.shed, 1, memory_order_relaxed);

@@ -17,6 +17,7 @@ struct mr_worker {
     const struct mr_cfg *cfg;
     const struct mr_route *routes;
     size_t n_routes;
+    const struct mr_router *router;
     const struct mr_app *app; /* NULL: no hooks to run */
     bool app_ready;           /* its init succeeded: fini runs at exit */
     const struct mr_tpl_set *templates;

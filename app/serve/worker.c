@@ -188,6 +188,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->me = a->me;
     w->routes = a->routes;
     w->n_routes = a->n_routes;
+    w->router = a->router;
     w->app = a->app;
     w->templates = a->templates;
     w->inputs = a->inputs;

@@ -23,7 +23,8 @@ struct mr_worker_args {
     int listen_fd;
     const struct mr_route *routes; /* the handler table it serves */
     size_t n_routes;
-    const struct mr_app *app; /* whose init runs after fork and fini before exit; or NULL */
+    const struct mr_router *router; /* compiled from routes, before fork */
+    const struct mr_app *app;       /* whose init runs after fork and fini before exit; or NULL */
     const struct mr_tpl_set *templates; /* the app's compiled templates, or NULL */
     struct mr_valid *const *inputs;     /* per route: compiled inputs or NULL; NULL: none */
     bool is_pool; /* a pool worker: counted in the route metrics, sheds load (the status

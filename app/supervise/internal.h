@@ -50,7 +50,8 @@ struct mr_mgr {
     struct mr_listen *ls;
     struct mr_listen *status_ls;
     struct mr_mgr_tables tables;
-    struct mr_served served; /* what new workers serve (the current generation's build) */
+    struct mr_served served;         /* what new workers serve (the current generation's build) */
+    struct mr_router *status_router; /* over tables.status */
     struct mr_sb *sb;
     unsigned generation;
     int reload_target; /* workers to keep while old ones are replaced (reload.h) */

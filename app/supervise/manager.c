@@ -298,7 +298,8 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
         return 1;
     }
     atomic_store(&m.sb->pool.generation, m.generation);
-    if (load_served(&m, cfg, &err) < 0) {
+    if (mr_routes_compile(tables->status, tables->n_status, &m.status_router, &err) < 0 ||
+        load_served(&m, cfg, &err) < 0) {
         char q[MR_ERR_LEN + 8];
         mr_log(MR_LOG_ERR, "start_failed", "err=%s", mr_log_quote(q, sizeof(q), err.msg));
         mr_sb_free(&m.sb);
@@ -330,6 +331,7 @@ mr_mgr_run(struct mr_cfg *cfg, struct mr_listen *l, struct mr_listen *status_l,
     }
     mr_log(MR_LOG_INFO, "stopped", "pid=%d", getpid());
     mr_served_close(&m.served);
+    mr_router_free(&m.status_router);
     mr_sb_free(&m.sb);
     mr_listen_close(l);
     mr_listen_close(status_l);

@@ -79,6 +79,7 @@ mr_mgr__spawn_worker(struct mr_mgr *m, int64_t now)
                                    .listen_fd = m->ls->fd,
                                    .routes = m->served.routes,
                                    .n_routes = m->served.n_routes,
+                                   .router = m->served.router,
                                    .app = m->served.app,
                                    .templates = m->served.templates,
                                    .inputs = m->served.inputs,
@@ -125,6 +126,7 @@ mr_mgr__spawn_status(struct mr_mgr *m, int64_t now)
                                    .listen_fd = m->status_ls->fd,
                                    .routes = m->tables.status,
                                    .n_routes = m->tables.n_status,
+                                   .router = m->status_router,
                                    .is_pool = false};
         _exit(mr_worker_run(&a));
     }

@@ -27,6 +27,7 @@ main(void)
         jsonbody_suite,
         keepconn_suite,
         log_suite,
+        module_suite,
         multipart_suite,
         params_suite,
         pool_suite,

@@ -20,6 +20,7 @@ Suite *html_suite(void);
 Suite *json_suite(void);
 Suite *jsonbody_suite(void);
 Suite *log_suite(void);
+Suite *module_suite(void);
 Suite *multipart_suite(void);
 Suite *params_suite(void);
 Suite *pool_suite(void);
