@@ -207,6 +207,45 @@ MR_API bool mr_is_https(const struct mr_ctx *ctx);
 /* The client's address as nginx saw it (REMOTE_ADDR), or "". */
 MR_API const char *mr_remote_addr(const struct mr_ctx *ctx);
 
+/* A path parameter of the route's pattern ({id} in /users/{id}): decoded, NUL-terminated;
+ * NULL when the pattern has no such name. mr_path_param_int gives an {id:int}'s value (0
+ * for another kind). Declare it as an input (MR_FROM_PATH) to have it validated. */
+MR_API const char *mr_path_param(const struct mr_ctx *ctx, const char *name);
+MR_API long long mr_path_param_int(const struct mr_ctx *ctx, const char *name);
+
+/* Form fields of an application/x-www-form-urlencoded or multipart/form-data body (parsed
+ * before the handler runs; a malformed body or one over the limits answers 400, 413 or 415
+ * with millrace's error page): the first value of name, or the i-th of a repeated name;
+ * NULL when absent. */
+MR_API const char *mr_field(const struct mr_ctx *ctx, const char *name);
+MR_API const char *mr_field_at(const struct mr_ctx *ctx, const char *name, size_t i);
+
+/* A file of a multipart/form-data body (the part named `name` with a filename), or NULL.
+ * Files up to 64 KiB are in memory (data); larger ones are in an unlinked temporary file
+ * (fd, at offset 0, data NULL) that millrace closes after the response. */
+struct mr_upload {
+    const char *filename;     /* as the client sent it: never use it as a path */
+    const char *content_type; /* NULL when the part had none */
+    const char *data;
+    size_t size;
+    int fd; /* -1 when the file is in memory */
+};
+MR_API const struct mr_upload *mr_upload(struct mr_ctx *ctx, const char *name);
+
+/* A member of an application/json body (an object or array, parsed before the handler;
+ * duplicate keys, nesting deeper than 32 and bodies over max_body_bytes answer 400 or 413),
+ * by a dotted path ("user.name", "items.0.qty"). Each returns 0 with *out set, -ENOENT when
+ * absent (or no JSON body), -EINVAL when the value has another type. Strings live until the
+ * response is sent. */
+MR_API int mr_json_get_str(const struct mr_ctx *ctx, const char *path, const char **out);
+MR_API int mr_json_get_int(const struct mr_ctx *ctx, const char *path, long long *out);
+MR_API int mr_json_get_bool(const struct mr_ctx *ctx, const char *path, bool *out);
+MR_API int mr_json_get_double(const struct mr_ctx *ctx, const char *path, double *out);
+
+/* The value of the request's cookie `name` (RFC 6265; malformed pairs are skipped), or
+ * NULL. */
+MR_API const char *mr_cookie(struct mr_ctx *ctx, const char *name);
+
 /* The validated inputs of the route (struct mr_route's inputs), by name. An absent optional
  * field without a default reads as 0, NULL, -1 or false; mr_input_has tells it apart.
  * Asking for a name the route does not declare, or for another type, reads as absent. */
@@ -241,6 +280,22 @@ MR_API int mr_redirect(struct mr_ctx *ctx, int status, const char *location);
  * without a body, when the request's If-None-Match lists it (or is "*"). Returns true when
  * the response is now a 304 and the handler should return 0 without writing a body. */
 MR_API bool mr_etag(struct mr_ctx *ctx, const char *tag);
+/* Set-Cookie with safe defaults: Path=/, HttpOnly, SameSite=Lax, and Secure when the
+ * request came over HTTPS (nginx's HTTPS param). opts may be NULL. Returns 0, or -EINVAL
+ * (nothing set) for a name that is not a token, a value outside RFC 6265's cookie-octets
+ * (percent-encode it), a path or domain with ';' or control bytes, SameSite=None without
+ * HTTPS, or a __Secure-/__Host- name without what its prefix requires. */
+enum mr_same_site { MR_SAME_SITE_LAX = 0, MR_SAME_SITE_STRICT, MR_SAME_SITE_NONE };
+struct mr_cookie_options {
+    const char *path;   /* NULL: "/" */
+    const char *domain; /* NULL: this host only */
+    bool has_max_age;   /* send Max-Age=max_age_s (0 deletes the cookie) */
+    long long max_age_s;
+    enum mr_same_site same_site;
+    bool script_visible; /* leave out HttpOnly: JavaScript may read it */
+};
+MR_API int mr_set_cookie(struct mr_ctx *ctx, const char *name, const char *value,
+                         const struct mr_cookie_options *opts);
 /* Cache-Control: value ("no-store", "public, max-age=60"). Returns 0 or -EINVAL. */
 MR_API int mr_cache_control(struct mr_ctx *ctx, const char *value);
 

@@ -15,6 +15,10 @@
 #include "app/lib/rand.h"
 #include "app/lib/template.h"
 #include "app/serve/validate.h"
+#include "app/serve/cookie.h"
+#include "app/serve/form.h"
+#include "app/serve/jsonbody.h"
+#include "app/serve/multipart.h"
 #include "app/serve/request.h"
 #include "app/serve/response.h"
 #include "app/serve/router.h"
@@ -41,12 +45,17 @@ struct mr_ctx {
     const struct mr_route *route;       /* the row being served; NULL before routing */
     const struct mr_tpl_set *templates; /* the app's, for mr_render; NULL when none */
     struct mr_values inputs;            /* the route's validated inputs (inputs.v NULL: none) */
-    struct mr_jw json;                  /* the writer mr_json_begin hands out */
-    int slot;                           /* this worker's scoreboard slot */
-    int64_t start_us;                   /* monotonic start of the request */
-    int64_t deadline_ms;                /* monotonic; every backend call gets what is left */
-    int64_t backend_us;                 /* time spent waiting on Redis and PostgreSQL */
-    const char *err_detail;             /* internal reason of a failure, for the log line only */
+    struct mr_form form;                /* an urlencoded body's fields (body.c) */
+    struct mr_multipart multipart;      /* a multipart body's fields and files (body.c) */
+    struct mr_jsonbody json_body;       /* a JSON body (root NULL: none) (body.c) */
+    struct mr_cookies cookies;          /* parsed on first use */
+    bool cookies_parsed;
+    struct mr_jw json;      /* the writer mr_json_begin hands out */
+    int slot;               /* this worker's scoreboard slot */
+    int64_t start_us;       /* monotonic start of the request */
+    int64_t deadline_ms;    /* monotonic; every backend call gets what is left */
+    int64_t backend_us;     /* time spent waiting on Redis and PostgreSQL */
+    const char *err_detail; /* internal reason of a failure, for the log line only */
 };
 
 #endif

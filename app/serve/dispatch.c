@@ -6,6 +6,7 @@
  * in step. */
 #include <string.h>
 
+#include "app/serve/body.h"
 #include "app/serve/internal.h"
 
 #define MAX_BODY_DRAIN (16L * 1024 * 1024)
@@ -110,33 +111,12 @@ answer_error(struct mr_ctx *ctx, int rc)
         mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
 }
 
-/* Where a declared input comes from. The sources not parsed yet read as absent. */
-static const char *
-input_text(void *arg, enum mr_source from, const char *name, size_t *len)
-{
-    const struct mr_ctx *ctx = arg;
-    const char *v = NULL;
-    switch (from) {
-    case MR_FROM_QUERY:
-        v = mr_req_query(&ctx->req, name);
-        break;
-    case MR_FROM_PATH:
-    case MR_FROM_FORM:
-    case MR_FROM_JSON:
-    case MR_FROM_COOKIE:
-        break;
-    }
-    if (v != NULL)
-        *len = strlen(v);
-    return v;
-}
-
 /* Validates the route's inputs; false when the response (400, or 500) is already made. */
 static bool
 check_inputs(struct mr_ctx *ctx, const struct mr_valid *v)
 {
     struct mr_buf *errors = mr_resp_body(&ctx->resp);
-    int rc = mr_valid_run(v, input_text, ctx, ctx->arena, &ctx->inputs, errors);
+    int rc = mr_valid_run(v, mr_body_input, ctx, ctx->arena, &ctx->inputs, errors);
     if (rc == 0)
         return true;
     if (rc == 400) {
@@ -183,6 +163,8 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     ctx->deadline_ms = ctx->start_us / 1000 + w->cfg->request_timeout_ms;
     mr_db_deadline(w->db, ctx->deadline_ms);
     mr_cache_deadline(w->cache, ctx->deadline_ms);
+    if (mr_body_parse(ctx, w->cfg) != 0)
+        return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
     if (w->inputs != NULL && w->inputs[route] != NULL && !check_inputs(ctx, w->inputs[route]))
         return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
     /* Which handler runs: a crash in it is counted against its route by the manager. */

@@ -234,6 +234,153 @@ class TestInputs(AppTestCase):
                          [{"name": "a", "in": "query", "reason": "required"}])
 
 
+DATA_ROUTES = r"""
+static const struct mr_input item_inputs[] = {
+    MR_IN_INT("id", MR_FROM_PATH, 1, 999, MR_REQUIRED),
+    MR_IN_STR("title", MR_FROM_FORM, 1, 20, NULL, MR_REQUIRED),
+    MR_IN_STR("who", MR_FROM_COOKIE, 1, 20, NULL, MR_DEFAULT("anonymous")),
+    MR_IN_END,
+};
+
+static const struct mr_input json_inputs[] = {
+    MR_IN_INT("qty", MR_FROM_JSON, 1, 10, MR_REQUIRED),
+    MR_IN_EMAIL("user.email", MR_FROM_JSON, MR_REQUIRED),
+    MR_IN_END,
+};
+
+static int
+item(struct mr_ctx *ctx)
+{
+    mr_set_status(ctx, 201);
+    struct mr_jw *j = mr_json_begin(ctx);
+    mr_jw_object(j);
+    mr_jw_key(j, "id");
+    mr_jw_int(j, mr_input_int(ctx, "id"));
+    mr_jw_key(j, "raw_id");
+    mr_jw_string(j, mr_path_param(ctx, "id"));
+    mr_jw_key(j, "title");
+    mr_jw_string(j, mr_input_str(ctx, "title", NULL));
+    mr_jw_key(j, "tags");
+    mr_jw_array(j);
+    const char *t;
+    for (size_t i = 0; (t = mr_field_at(ctx, "tag", i)) != NULL; i++)
+        mr_jw_string(j, t);
+    mr_jw_array_end(j);
+    mr_jw_key(j, "who");
+    mr_jw_string(j, mr_input_str(ctx, "who", NULL));
+    const struct mr_upload *u = mr_upload(ctx, "file");
+    mr_jw_key(j, "file_bytes");
+    mr_jw_int(j, u != NULL ? (long long)u->size : -1);
+    mr_jw_object_end(j);
+    return 0;
+}
+
+static int
+order(struct mr_ctx *ctx)
+{
+    const char *name = "";
+    (void)mr_json_get_str(ctx, "user.name", &name);
+    struct mr_jw *j = mr_json_begin(ctx);
+    mr_jw_object(j);
+    mr_jw_key(j, "qty");
+    mr_jw_int(j, mr_input_int(ctx, "qty"));
+    mr_jw_key(j, "email");
+    mr_jw_string(j, mr_input_str(ctx, "user.email", NULL));
+    mr_jw_key(j, "name");
+    mr_jw_string(j, name);
+    mr_jw_object_end(j);
+    return 0;
+}
+
+static int
+login(struct mr_ctx *ctx)
+{
+    struct mr_cookie_options o = {.has_max_age = true, .max_age_s = 60};
+    if (mr_set_cookie(ctx, "who", "ada", &o) != 0 || mr_set_cookie(ctx, "bad name", "x", NULL) == 0)
+        return 500;
+    return mr_redirect(ctx, 303, "/api/hello") == 0 ? 0 : 500;
+}
+
+static const struct mr_route routes[] = {
+    MR_ROUTE("POST", "/api/items/{id:int}", item, .inputs = item_inputs),
+    MR_ROUTE("POST", "/api/orders", order, .inputs = json_inputs),
+    MR_ROUTE("POST", "/api/login", login),"""
+
+
+class TestRequestData(AppTestCase):
+    """Path parameters, forms (urlencoded and multipart), JSON bodies and cookies, through
+    nginx, into validated inputs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        path = os.path.join(cls.app, "app.c")
+        with open(path) as f:
+            original = f.read()
+        write(path, original.replace("static const struct mr_route routes[] = {", DATA_ROUTES))
+
+    def setUp(self):
+        self.make("1.0.0")
+        self.start()
+
+    def post(self, path, body, ctype, headers=None):
+        h = {"Content-Type": ctype}
+        h.update(headers or {})
+        return http.request("POST", path, body=body, headers=h, port=PORT)
+
+    def test_path_form_and_cookie_inputs(self):
+        r = self.post("/api/items/42", b"title=Hello+there&tag=a&tag=b%20c",
+                      "application/x-www-form-urlencoded", {"Cookie": "x=1; who=grace"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(json.loads(r.body), {"id": 42, "raw_id": "42", "title": "Hello there",
+                                              "tags": ["a", "b c"], "who": "grace",
+                                              "file_bytes": -1})
+        r = self.post("/api/items/1000", b"title=", "application/x-www-form-urlencoded")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual([f["name"] for f in json.loads(r.body)["fields"]], ["id", "title"])
+        r = self.post("/api/items/abc", b"title=x", "application/x-www-form-urlencoded")
+        self.assertEqual(r.status, 404, r)  # {id:int} does not take "abc"
+        r = self.post("/api/items/7", b"title=%zz", "application/x-www-form-urlencoded")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(json.loads(r.body)["error"], "malformed form body")
+
+    def test_multipart_fields_and_files(self):
+        big = b"\x00\xff" * 50000  # 100 kB: spilled to a temporary file
+        for content, size in ((b"small file", 10), (big, len(big))):
+            body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nUp\r\n"
+                    b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                    b"filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                    + content + b"\r\n--XyZ--\r\n")
+            r = self.post("/api/items/3", body, "multipart/form-data; boundary=XyZ")
+            self.assertEqual(r.status, 201, r)
+            doc = json.loads(r.body)
+            self.assertEqual((doc["title"], doc["file_bytes"]), ("Up", size))
+        r = self.post("/api/items/3", b"--XyZ\r\nbroken", "multipart/form-data; boundary=XyZ")
+        self.assertEqual(r.status, 400, r)
+
+    def test_json_body_inputs(self):
+        r = self.post("/api/orders", b'{"qty": 3, "user": {"email": "a@b.example", "name": "Ada"}}',
+                      "application/json")
+        self.assertEqual((r.status, json.loads(r.body)),
+                         (200, {"qty": 3, "email": "a@b.example", "name": "Ada"}), r)
+        r = self.post("/api/orders", b'{"qty": "many", "user": {"email": "nope"}}',
+                      "application/json")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual([(f["name"], f["in"]) for f in json.loads(r.body)["fields"]],
+                         [("qty", "json"), ("user.email", "json")])
+        for bad in (b'{"qty": 1,', b'{"qty": 1, "qty": 2}', b"[" * 40 + b"]" * 40):
+            r = self.post("/api/orders", bad, "application/json")
+            self.assertEqual(r.status, 400, (bad, r))
+            self.assertEqual(json.loads(r.body)["error"], "malformed JSON body")
+
+    def test_set_cookie_defaults_and_redirect(self):
+        r = self.post("/api/login", b"", "application/x-www-form-urlencoded")
+        self.assertEqual(r.status, 303, r)
+        self.assertEqual(r.header("Location"), "/api/hello")
+        self.assertEqual(r.header_all("Set-Cookie"),
+                         ["who=ada; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"])
+
+
 class TestCrash(AppTestCase):
     def test_a_crashing_handler_kills_one_worker_and_is_counted_by_route(self):
         path = os.path.join(self.app, "app.c")

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* api/body: millrace.h's path parameters, form fields, uploads, JSON members and cookies,
+ * read from what app/serve/body.c and the router parsed, and Set-Cookie. */
+#include <errno.h>
+#include <string.h>
+
+#include "app/include/millrace.h"
+#include "app/serve/body.h"
+#include "app/serve/ctx.h"
+
+static const struct mr_route_param *
+param(const struct mr_ctx *ctx, const char *name)
+{
+    for (int i = 0; i < ctx->match.n_params; i++)
+        if (strcmp(ctx->match.params[i].name, name) == 0)
+            return &ctx->match.params[i];
+    return NULL;
+}
+
+const char *
+mr_path_param(const struct mr_ctx *ctx, const char *name)
+{
+    const struct mr_route_param *p = param(ctx, name);
+    return p != NULL ? p->value : NULL;
+}
+
+long long
+mr_path_param_int(const struct mr_ctx *ctx, const char *name)
+{
+    const struct mr_route_param *p = param(ctx, name);
+    return p != NULL ? p->int_value : 0;
+}
+
+const char *
+mr_field_at(const struct mr_ctx *ctx, const char *name, size_t i)
+{
+    for (size_t k = 0; k < ctx->form.n; k++)
+        if (strcmp(ctx->form.params[k].name, name) == 0 && i-- == 0)
+            return ctx->form.params[k].value;
+    for (size_t k = 0; k < ctx->multipart.n; k++) {
+        const struct mr_multipart_part *p = &ctx->multipart.parts[k];
+        if (p->filename == NULL && strcmp(p->name, name) == 0 && i-- == 0)
+            return p->data;
+    }
+    return NULL;
+}
+
+const char *
+mr_field(const struct mr_ctx *ctx, const char *name)
+{
+    return mr_field_at(ctx, name, 0);
+}
+
+const struct mr_upload *
+mr_upload(struct mr_ctx *ctx, const char *name)
+{
+    for (size_t k = 0; k < ctx->multipart.n; k++) {
+        const struct mr_multipart_part *p = &ctx->multipart.parts[k];
+        if (p->filename == NULL || strcmp(p->name, name) != 0)
+            continue;
+        struct mr_upload *u = mr_arena_alloc(ctx->arena, sizeof(*u));
+        if (u != NULL)
+            *u = (struct mr_upload){p->filename, p->content_type, p->data, p->size, p->fd};
+        return u;
+    }
+    return NULL;
+}
+
+int
+mr_json_get_str(const struct mr_ctx *ctx, const char *path, const char **out)
+{
+    struct mr_err err;
+    return ctx->json_body.root != NULL
+               ? mr_jsonbody_get_string(ctx->json_body.root, path, out, &err)
+               : -ENOENT;
+}
+
+int
+mr_json_get_int(const struct mr_ctx *ctx, const char *path, long long *out)
+{
+    struct mr_err err;
+    return ctx->json_body.root != NULL ? mr_jsonbody_get_int(ctx->json_body.root, path, out, &err)
+                                       : -ENOENT;
+}
+
+int
+mr_json_get_bool(const struct mr_ctx *ctx, const char *path, bool *out)
+{
+    struct mr_err err;
+    return ctx->json_body.root != NULL ? mr_jsonbody_get_bool(ctx->json_body.root, path, out, &err)
+                                       : -ENOENT;
+}
+
+int
+mr_json_get_double(const struct mr_ctx *ctx, const char *path, double *out)
+{
+    struct mr_err err;
+    return ctx->json_body.root != NULL
+               ? mr_jsonbody_get_double(ctx->json_body.root, path, out, &err)
+               : -ENOENT;
+}
+
+const char *
+mr_cookie(struct mr_ctx *ctx, const char *name)
+{
+    return mr_body_cookie(ctx, name);
+}
+
+int
+mr_set_cookie(struct mr_ctx *ctx, const char *name, const char *value,
+              const struct mr_cookie_options *opts)
+{
+    struct mr_cookie_opts o = {.is_https = mr_is_https(ctx)};
+    if (opts != NULL) {
+        o.path = opts->path;
+        o.domain = opts->domain;
+        o.has_max_age = opts->has_max_age;
+        o.max_age_s = opts->max_age_s;
+        o.samesite = opts->same_site == MR_SAME_SITE_STRICT ? MR_SAMESITE_STRICT
+                     : opts->same_site == MR_SAME_SITE_NONE ? MR_SAMESITE_NONE
+                                                            : MR_SAMESITE_LAX;
+        o.script_visible = opts->script_visible;
+    }
+    struct mr_buf b;
+    mr_buf_init(&b, ctx->arena, 128);
+    int rc = mr_cookie_format(&b, name, value, &o);
+    if (rc != 0)
+        return rc;
+    const char *line = mr_buf_cstr(&b);
+    return line != NULL ? mr_resp_header(&ctx->resp, "Set-Cookie", line) : -ENOMEM;
+}
