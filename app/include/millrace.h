@@ -317,6 +317,32 @@ MR_API void mr_jw_int(struct mr_jw *j, long long v);
 MR_API void mr_jw_bool(struct mr_jw *j, bool v);
 MR_API void mr_jw_null(struct mr_jw *j);
 
+/* ---- Cache (Redis) --------------------------------------------------------------------- */
+
+/* One key of a cache call. Keys are the application's (the configured cache.key_prefix is
+ * added); values are its bytes. */
+struct mr_cache_entry {
+    const char *key;
+    size_t key_len;
+    const char *value; /* read: in the arena, NULL on a miss; write: the bytes to store */
+    size_t value_len;
+    bool hit;     /* read: found */
+    bool refresh; /* read: a hit that early refresh (XFetch) turned into a miss: recompute it
+                     and write it back (a write then replaces it even with if_absent) */
+};
+/* Reads n keys in one round trip (MGET), under the request's deadline. Returns 0, or 503
+ * when Redis failed or is skipped by its breaker: every entry is then a miss and the
+ * handler serves from the source, as it would on a cold cache. Hits and misses are counted
+ * for /metrics. */
+MR_API int mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *entries, size_t n);
+/* Writes n entries in one round trip, each with cache.ttl_ms plus or minus the jitter.
+ * compute_us is how long producing the values took (early refresh weighs it); if_absent
+ * stores only keys that do not exist (a fill after a miss must not overwrite a fresher value
+ * an update wrote meanwhile). Returns 0, or 503 when Redis failed (the answer is unchanged:
+ * a cache write is best effort). */
+MR_API int mr_cache_write(struct mr_ctx *ctx, const struct mr_cache_entry *entries, size_t n,
+                          long long compute_us, bool if_absent);
+
 /* ---- HTML templates ------------------------------------------------------------------- */
 
 /* A small mustache: {{name}} (HTML-escaped), {{{name}}} or {{& name}} (raw), dotted names,
