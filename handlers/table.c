@@ -20,12 +20,25 @@ static const struct mr_route techempower_routes[] = {
     {"POST", "/updates", h_updates, 0},
 };
 
+/* The ids of an update are sorted and unique (world.c), so that concurrent workers lock rows
+ * in one order and every row gets one value. */
+static const struct mr_statement techempower_statements[] = {
+    [MR_TE_WORLD] = {"world", "SELECT id, randomnumber FROM world WHERE id = $1", false},
+    [MR_TE_FORTUNES] = {"fortunes", "SELECT id, message FROM fortune", false},
+    [MR_TE_UPDATE] = {"world_update",
+                      "UPDATE world SET randomnumber = v.r FROM unnest($1::int[], $2::int[]) "
+                      "AS v(id, r) WHERE world.id = v.id",
+                      true},
+};
+
 const struct mr_app mr_techempower_app = {
     .api_version = MR_API_VERSION,
     .name = "techempower",
     .version = MR_VERSION,
     .routes = techempower_routes,
     .n_routes = sizeof(techempower_routes) / sizeof(techempower_routes[0]),
+    .statements = techempower_statements,
+    .n_statements = sizeof(techempower_statements) / sizeof(techempower_statements[0]),
 };
 
 const struct mr_route mr_ops_table[] = {

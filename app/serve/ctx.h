@@ -29,6 +29,7 @@ struct mr_ctx {
     struct mr_resp resp;
     struct mr_arena *arena;
     const struct mr_cfg *cfg;
+    const struct mr_app *app; /* the served application (its statements); NULL: none */
     struct mr_db *db;
     struct mr_cache *cache;
     struct mr_sb *sb;
