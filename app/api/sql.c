@@ -17,15 +17,6 @@
 
 #define BATCH_FIRST_CAP 8
 
-struct mr_batch {
-    struct mr_ctx *ctx;
-    struct mr_db_call *calls;
-    int n;
-    int cap;
-    int failed;  /* the status of a failed add, which the run returns; 0 */
-    bool is_run; /* a batch runs once */
-};
-
 int
 mr_api__sql_status(int rc, const char *sqlstate)
 {

@@ -31,6 +31,7 @@ main(void)
         route_suite,
         router_suite,
         scoreboard_suite,
+        sql_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

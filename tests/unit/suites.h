@@ -24,6 +24,7 @@ Suite *request_suite(void);
 Suite *route_suite(void);
 Suite *router_suite(void);
 Suite *scoreboard_suite(void);
+Suite *sql_suite(void);
 Suite *keepconn_suite(void);
 
 #endif
