@@ -163,12 +163,14 @@ main(int argc, char **argv)
     }
     if (test_only) {
         /* At start the manager checks the module itself, after privileges are dropped. */
-        if (*cfg.app != '\0' &&
-            mr_module_check(cfg.app, mr_ops_table, mr_ops_count, MR_MODULE_CHECK_MS, &err) < 0) {
+        if (*cfg.app != '\0' && mr_module_check(cfg.app, mr_ops_table, mr_ops_count, &cfg.db,
+                                                MR_MODULE_CHECK_MS, &err) < 0) {
             (void)fprintf(stderr, "millrace: %s\n", err.msg);
             mr_cfg_fini(&cfg);
             return MR_EX_CONFIG;
         }
+        if (*cfg.app != '\0' && err.msg[0] != '\0')
+            (void)fprintf(stderr, "millrace: warning: %s\n", err.msg);
         struct mr_served served;
         struct mr_router *status_router = NULL;
         if ((*cfg.app == '\0' && mr_served_open("", mr_techempower_app(), mr_ops_table,

@@ -95,6 +95,7 @@ mr_db__conn_init(struct mr_db__conn *c, const char *conninfo, const struct mr_db
     c->syncs = 0;
     c->is_broken = false;
     c->is_fault = false;
+    c->sqlstate[0] = '\0';
     if (conninfo == NULL)
         return mr_err_set(err, -EINVAL, "%s: no conninfo", c->slot->name);
     return build_params(c, conninfo, err);
@@ -118,7 +119,7 @@ mr_db__conn_fini(struct mr_db__conn *c)
 
 int
 mr_db__conns_init(struct mr_db__conn *conns, const struct mr_db_cfg *cfg,
-                  struct mr_backend_slot *slots, const struct mr_db__stmt *stmts, int n_stmts,
+                  struct mr_backend_slot *slots, struct mr_db__stmt *stmts, int n_stmts,
                   bool is_probe, struct mr_err *err)
 {
     for (int i = 0; i < 1 + cfg->n_replicas; i++) {
@@ -193,13 +194,25 @@ connect_poll(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
     return 0;
 }
 
-/* Prepares every statement of the connection in one pipeline: one round trip. */
+/* Names the statement a refusal was about, keeping the server's reason. */
 static int
-prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
+name_stmt(struct mr_err *err, int rc, const struct mr_db__stmt *st)
+{
+    if (err == NULL)
+        return rc;
+    struct mr_err why = *err;
+    return mr_err_set(err, rc, "statement \"%s\": %s", st->label, why.msg);
+}
+
+/* Every statement of the connection prepared and described in one pipeline: one round trip.
+ * The description gives the parameter count that mr_db_run checks calls against. */
+int
+mr_db__conn_prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
 {
     int rc = mr_db__pipeline_enter(c, err);
     for (int i = 0; rc == 0 && i < c->n_stmts; i++) {
-        if (!PQsendPrepare(c->pg, c->stmts[i].name, c->stmts[i].sql, 0, NULL))
+        if (!PQsendPrepare(c->pg, c->stmts[i].name, c->stmts[i].sql, 0, NULL) ||
+            !PQsendDescribePrepared(c->pg, c->stmts[i].name))
             rc = mr_db__broken(c, -EIO, err, "prepare");
     }
     if (rc == 0)
@@ -208,6 +221,14 @@ prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
         PGresult *r = NULL;
         rc = mr_db__result(c, deadline_ms, PGRES_COMMAND_OK, &r, err);
         PQclear(r);
+        r = NULL;
+        if (rc == 0)
+            rc = mr_db__result(c, deadline_ms, PGRES_COMMAND_OK, &r, err);
+        if (rc == 0)
+            c->stmts[i].n_params = PQnparams(r);
+        PQclear(r);
+        if (rc != 0 && c->sqlstate[0] != '\0')
+            rc = name_stmt(err, rc, &c->stmts[i]);
     }
     return mr_db__pipeline_exit(c, deadline_ms, rc, err);
 }
@@ -243,8 +264,11 @@ mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err)
     c->is_broken = false;
     int rc = connect_poll(c, mr_db__deadline(now, c->connect_timeout_ms, limit_ms), err);
     if (rc == 0 && c->n_stmts > 0)
-        rc = prepare(c, mr_db__deadline(mr_clock_ms(), c->query_timeout_ms, limit_ms), err);
+        rc = mr_db__conn_prepare(c, mr_db__deadline(mr_clock_ms(), c->query_timeout_ms, limit_ms),
+                                 err);
     if (rc != 0) {
+        /* Whatever the server said, the connection cannot serve: not a statement's error. */
+        c->sqlstate[0] = '\0';
         /* A failed connect or prepare indicts the backend, whatever the detail. pipeline_exit
          * has already closed a broken connection and armed its backoff. */
         c->is_fault = true;

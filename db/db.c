@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* db: the worker's handle: one connection per backend (made lazily by route.c and conn.c),
- * the request deadline, the counters and the update scratch. Opened after fork; opening
- * connects to nothing, so a worker starts even with every database down. */
+ * the statements they prepare, the request deadline and the counters. Opened after fork;
+ * opening connects to nothing, so a worker starts even with every database down. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "db/internal.h"
@@ -26,21 +27,47 @@ check_cfg(const struct mr_db_cfg *cfg, struct mr_db_health health, struct mr_err
     return 0;
 }
 
+/* db/'s own statements, then the application's under their index. */
+static int
+build_stmts(struct mr_db *db, const struct mr_db_stmt *stmts, int n, struct mr_err *err)
+{
+    if (n < 0 || (n > 0 && stmts == NULL))
+        return mr_err_set(err, -EINVAL, "db: %d statements", n);
+    db->n_stmts = MR_DB__N_OWN + n;
+    db->stmts = mr_xcalloc((size_t)db->n_stmts, sizeof(*db->stmts));
+    db->names = mr_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*db->names));
+    db->stmts[0] = (struct mr_db__stmt){MR_DB__STMT_BEGIN, "BEGIN", "BEGIN", -1};
+    db->stmts[1] = (struct mr_db__stmt){MR_DB__STMT_COMMIT, "COMMIT", "COMMIT", -1};
+    for (int i = 0; i < n; i++) {
+        if (stmts[i].name == NULL || stmts[i].sql == NULL)
+            return mr_err_set(err, -EINVAL, "db: statement %d has no name or no SQL", i);
+        (void)snprintf(db->names[i], sizeof(db->names[i]), "s%d", i);
+        db->stmts[MR_DB__N_OWN + i] =
+            (struct mr_db__stmt){db->names[i], stmts[i].sql, stmts[i].name, -1};
+    }
+    return 0;
+}
+
 int
-mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health, struct mr_db **out,
-           struct mr_err *err)
+mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health, const struct mr_db_stmt *stmts,
+           int n_stmts, struct mr_db **out, struct mr_err *err)
 {
     *out = NULL;
     int rc = check_cfg(cfg, health, err);
     if (rc != 0)
         return rc;
     struct mr_db *db = mr_xcalloc(1, sizeof(*db));
+    rc = build_stmts(db, stmts, n_stmts, err);
+    if (rc != 0) {
+        mr_db_close(&db);
+        return rc;
+    }
     db->cfg = cfg;
     db->health = health;
     db->n_conns = 1 + cfg->n_replicas;
     for (int i = 0; i < db->n_conns; i++)
         db->conns[i].stats = &db->stats[i];
-    rc = mr_db__conns_init(db->conns, cfg, health.slots, mr_db__stmts, mr_db__n_stmts, false, err);
+    rc = mr_db__conns_init(db->conns, cfg, health.slots, db->stmts, db->n_stmts, false, err);
     if (rc != 0) {
         db->n_conns = 0; /* finished already */
         mr_db_close(&db);
@@ -57,8 +84,8 @@ mr_db_close(struct mr_db **dbp)
     if (db == NULL)
         return;
     mr_db__conns_fini(db->conns, db->n_conns);
-    free(db->text);
-    free(db->pairs);
+    free(db->names);
+    free(db->stmts);
     free(db);
     *dbp = NULL;
 }

@@ -41,16 +41,36 @@ struct mr_db_health {
     struct mr_backend_slot *slots; /* n_replicas + 1 slots in shared memory */
 };
 
-struct mr_world {
-    int32_t id;
-    int32_t randomnumber;
+/* A statement of the application: prepared under its index on every connection after
+ * connect (and reconnect). name is the application's, for messages only; both strings must
+ * outlive the handle (a module's static data). */
+struct mr_db_stmt {
+    const char *name;
+    const char *sql;
 };
 
-struct mr_fortune {
-    int32_t id;
-    const char *message; /* in the caller's arena */
-    size_t message_len;
+/* Where mr_db_run sends its calls. */
+enum mr_db_mode {
+    MR_DB_READ,  /* a usable replica (round-robin), else the primary, as route.c says */
+    MR_DB_WRITE, /* the primary; each statement commits on its own */
+    MR_DB_TXN,   /* the primary, between BEGIN and COMMIT */
 };
+
+/* One statement to run: its index in mr_db_open's stmts and its parameters, as text (NULL:
+ * SQL NULL). Borrowed for the call only: libpq copies them into its send buffer. */
+struct mr_db_call {
+    int stmt;
+    int n_params;
+    const char *const *params;
+};
+
+/* One statement's result (millrace.h's opaque struct mr_rows is this type). In text format:
+ * every value arrives as the server's text form. It lives in the caller's arena: the
+ * PGresult is cleared by the arena's reset, not copied. */
+struct mr_rows;
+
+/* The longest SQLSTATE and its NUL. */
+#define MR_DB_SQLSTATE_LEN 6
 
 /* Per-backend counters kept by this worker (for /metrics, summed by the reader). */
 struct mr_db_stats {
@@ -59,9 +79,12 @@ struct mr_db_stats {
 };
 
 /* Opens nothing yet: connections are made on first use (so a worker starts even with every
- * database down). cfg and health must outlive the handle. Returns 0 or -ENOMEM/-EINVAL. */
+ * database down), and each prepares the n_stmts statements of stmts after connecting. cfg,
+ * health and the statements' strings must outlive the handle; the array itself is copied.
+ * Returns 0 or -ENOMEM/-EINVAL. */
 MR_MUST_CHECK int mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health,
-                             struct mr_db **out, struct mr_err *err);
+                             const struct mr_db_stmt *stmts, int n_stmts, struct mr_db **out,
+                             struct mr_err *err);
 /* Closes every connection and frees the handle; sets *db to NULL. */
 void mr_db_close(struct mr_db **db);
 
@@ -69,18 +92,35 @@ void mr_db_close(struct mr_db **db);
  * request; 0 removes it. */
 void mr_db_deadline(struct mr_db *db, int64_t deadline_ms);
 
-/* n World rows, one statement each, pipelined in one round trip on one backend. out[i]
- * matches ids[i]; a missing row gives out[i].id = 0. */
-MR_MUST_CHECK int mr_db_worlds_get(struct mr_db *db, const int32_t *ids, size_t n,
-                                   struct mr_world *out, struct mr_err *err);
-/* Every Fortune row, messages copied into arena. */
-MR_MUST_CHECK int mr_db_fortunes_get(struct mr_db *db, struct mr_arena *arena,
-                                     struct mr_fortune **out, size_t *n, struct mr_err *err);
-/* The TechEmpower update on the primary only: reads each row, then writes rows[i].randomnumber
- * for every rows[i].id, in one pipeline (one round trip) and one transaction. Returns 0 only
- * when the write committed. -ECONNREFUSED when the primary is unusable. */
-MR_MUST_CHECK int mr_db_worlds_update(struct mr_db *db, const struct mr_world *rows, size_t n,
-                                      struct mr_err *err);
+/* Runs the n calls in one pipeline (one round trip) on one backend chosen by mode; for
+ * MR_DB_TXN between BEGIN and COMMIT, and 0 only when the COMMIT succeeded. out[i] (in
+ * arena, valid until its reset) is the result of calls[i]. A failed read is retried on the
+ * next usable backend (route.c). Returns 0, or -ECONNREFUSED (no usable backend),
+ * -ETIMEDOUT (deadline, timeout, or the server's statement_timeout), -EIO (the connection
+ * failed, or the server refused a statement: then sqlstate holds its SQLSTATE),
+ * -EINVAL (a bad statement index or parameter count: nothing was sent) or -ENOMEM (the
+ * arena's ceiling), with the reason in err, naming the backend and the statement.
+ * sqlstate (MR_DB_SQLSTATE_LEN bytes, may be NULL) is "" unless the server refused. */
+MR_MUST_CHECK int mr_db_run(struct mr_db *db, enum mr_db_mode mode, const struct mr_db_call *calls,
+                            int n, struct mr_arena *arena, struct mr_rows **out, char *sqlstate,
+                            struct mr_err *err);
+
+/* A result's rows and columns; 0 for a statement that returns none (an UPDATE). */
+size_t mr_db_rows_count(const struct mr_rows *r);
+int mr_db_rows_columns(const struct mr_rows *r);
+/* Rows the statement changed (INSERT, UPDATE, DELETE), or returned for a SELECT. */
+long long mr_db_rows_affected(const struct mr_rows *r);
+/* The text of a value, NUL-terminated, owned by the result; NULL when the value is SQL NULL
+ * or row/col is out of range. *len (if not NULL) is its length, 0 with NULL. */
+const char *mr_db_rows_text(const struct mr_rows *r, size_t row, int col, size_t *len);
+
+/* Checks that every statement prepares on the primary, on a connection of its own, bounded
+ * by connect_timeout_ms and then query_timeout_ms. Returns 0; -EINVAL when the server
+ * refused a statement, with err as `statement "name": reason (sqlstate S)`; or
+ * -ECONNREFUSED/-ETIMEDOUT/-EIO when the primary could not be reached or asked, which says
+ * nothing about the statements. For the module check (app/module/). */
+MR_MUST_CHECK int mr_db_check_stmts(const struct mr_db_cfg *cfg, const struct mr_db_stmt *stmts,
+                                    int n_stmts, struct mr_err *err);
 
 /* This worker's counters for backend i (0 primary, 1.. replicas). */
 const struct mr_db_stats *mr_db_stats(const struct mr_db *db, int i);

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "app/lib/clock.h"
@@ -98,6 +99,7 @@ int
 mr_db__pipeline_enter(struct mr_db__conn *c, struct mr_err *err)
 {
     c->syncs = 0;
+    c->sqlstate[0] = '\0';
     if (!PQenterPipelineMode(c->pg))
         return mr_db__broken(c, -EIO, err, "enter pipeline mode");
     return 0;
@@ -105,10 +107,9 @@ mr_db__pipeline_enter(struct mr_db__conn *c, struct mr_err *err)
 
 int
 mr_db__send(struct mr_db__conn *c, const char *stmt, int n_params, const char *const *values,
-            const int *lengths, const int *formats, struct mr_err *err)
+            const int *lengths, const int *formats, int result_format, struct mr_err *err)
 {
-    /* Results in binary: integers arrive as 4 or 8 bytes, text as its bytes. */
-    if (!PQsendQueryPrepared(c->pg, stmt, n_params, values, lengths, formats, 1))
+    if (!PQsendQueryPrepared(c->pg, stmt, n_params, values, lengths, formats, result_format))
         return mr_db__broken(c, -EIO, err, "send");
     if (c->stats != NULL)
         c->stats->queries++;
@@ -146,8 +147,8 @@ next_result(struct mr_db__conn *c, int64_t deadline_ms, PGresult **out, struct m
     return mr_db__broken(c, -EIO, err, "no result pending");
 }
 
-static bool
-is_backend_sqlstate(const char *state)
+bool
+mr_db__is_fault_sqlstate(const char *state)
 {
     static const char *const classes[] = {"08", "53", "57", "58"};
     if (state == NULL)
@@ -171,9 +172,10 @@ result_error(struct mr_db__conn *c, PGresult *r, struct mr_err *err)
         const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
         if (state != NULL && strcmp(state, "57014") == 0)
             code = -ETIMEDOUT;
+        (void)snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
         (void)mr_err_set(err, code, "%s (sqlstate %s)", msg ? msg : "error",
                          state ? state : "none");
-        c->is_fault = is_backend_sqlstate(state);
+        c->is_fault = mr_db__is_fault_sqlstate(state);
         if (PQstatus(c->pg) == CONNECTION_BAD)
             c->is_broken = true;
     } else {
@@ -200,6 +202,22 @@ mr_db__result(struct mr_db__conn *c, int64_t deadline_ms, ExecStatusType want, P
     return result_error(c, r, err);
 }
 
+int
+mr_db__result_any(struct mr_db__conn *c, int64_t deadline_ms, PGresult **out, struct mr_err *err)
+{
+    PGresult *r = NULL;
+    *out = NULL;
+    int rc = next_result(c, deadline_ms, &r, err);
+    if (rc != 0)
+        return rc;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        *out = r;
+        return 0;
+    }
+    return result_error(c, r, err);
+}
+
 /* Reads up to the last sync and leaves pipeline mode. */
 static int
 leave(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
@@ -217,7 +235,7 @@ leave(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
 }
 
 /* Rolls back the transaction a failed statement left open (after a sync, an explicit BEGIN
- * stays open, aborted). Rare: only after an error inside mr_db_worlds_update. The statement
+ * stays open, aborted). Rare: only after an error inside a MR_DB_TXN call (run.c). The statement
  * is a constant, so it is not worth a prepared name. */
 static int
 settle(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
@@ -261,18 +279,6 @@ column(const PGresult *r, int row, int col, int width)
     if (PQfformat(r, col) != 1 || PQgetlength(r, row, col) != width)
         return NULL;
     return PQgetvalue(r, row, col);
-}
-
-int
-mr_db__get_int4(const PGresult *r, int row, int col, int32_t *out)
-{
-    const char *v = column(r, row, col, 4);
-    if (v == NULL)
-        return -EIO;
-    uint32_t be;
-    memcpy(&be, v, 4);
-    *out = (int32_t)ntohl(be);
-    return 0;
 }
 
 int

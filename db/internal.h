@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* db/internal.h: what the files of db/ share, and nothing outside db/ may use: one
  * connection (conn.c), the pipeline and its bounded waits (exec.c), backend choice (route.c),
- * the queries (techempower.c), the handle (db.c) and the probe (probe.c). libpq types may
+ * the application's statements run as one pipeline (run.c), the handle (db.c), the load-time
+ * check of the statements (check.c) and the probe (probe.c). libpq types may
  * appear here, never in db/db.h.
  *
  * Deadlines are absolute monotonic milliseconds (app/lib/clock.h); 0 means "none" only where a
@@ -16,21 +17,27 @@
 #include "app/lib/backend.h"
 #include "db/db.h"
 
-/* Statement names; prepared on every (re)connect of a worker connection. */
-#define MR_DB__STMT_WORLD "mr_world"
-#define MR_DB__STMT_FORTUNES "mr_fortunes"
-#define MR_DB__STMT_UPDATE "mr_update"
+/* db/'s own statements, prepared on every worker connection before the application's, which
+ * are prepared as "s0", "s1"... (their index): no application name can clash with these. */
 #define MR_DB__STMT_BEGIN "mr_begin"
 #define MR_DB__STMT_COMMIT "mr_commit"
+#define MR_DB__N_OWN 2
 
+/* A statement a connection prepares. n_params is learned from the server when it is
+ * prepared (the same on every backend), -1 before; a call with another count is refused
+ * before it is sent, since the server's answer to it (SQLSTATE 08P01, a protocol violation)
+ * would count against the backend in the breaker. */
 struct mr_db__stmt {
-    const char *name;
+    const char *name; /* prepared as */
     const char *sql;
+    const char *label; /* for messages: the application's name */
+    int n_params;
 };
 
-/* The statements every worker connection prepares (world.c). */
-extern const struct mr_db__stmt mr_db__stmts[];
-extern const int mr_db__n_stmts;
+/* One result: the PGresult itself, cleared by the arena's reset (mr_arena_defer). */
+struct mr_rows {
+    PGresult *res;
+};
 
 /* One libpq connection and its reconnect state. `pg` is NULL while closed; a closed
  * connection whose policy is waiting is in backoff and is not tried. */
@@ -38,7 +45,7 @@ struct mr_db__conn {
     PGconn *pg;
     struct mr_backend_slot *slot; /* shared health of this backend; its name names it */
     struct mr_db_stats *stats;    /* this worker's counters, or NULL (prober) */
-    const struct mr_db__stmt *stmts;
+    struct mr_db__stmt *stmts;    /* shared by the handle's connections; n_params written */
     int n_stmts;
     /* PQconnectStartParams arrays (NULL-terminated), built once from the conninfo. */
     const char **keywords;
@@ -51,18 +58,12 @@ struct mr_db__conn {
     int syncs;                       /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
     bool is_broken; /* transport failed or timed out: close it when the call ends */
     bool is_fault;  /* the last failure indicts the backend (feeds the breaker) */
+    char sqlstate[MR_DB_SQLSTATE_LEN]; /* of the last server error; "" when none */
 };
 
 /* An attempt's work on a ready connection; returns 0 or -ERRNO with err set. */
 typedef int (*mr_db__run_fn)(struct mr_db__conn *c, void *arg, int64_t deadline_ms,
                              struct mr_err *err);
-
-/* The scratch row of mr_db_worlds_update: sorted by id, last write of an id wins. */
-struct mr_db__pair {
-    int32_t id;
-    int32_t randomnumber;
-    uint32_t pos; /* index in the caller's array, the tie-break for duplicate ids */
-};
 
 struct mr_db {
     const struct mr_db_cfg *cfg;
@@ -72,11 +73,12 @@ struct mr_db {
     struct mr_db_stats stats[1 + MR_DB_MAX_REPLICAS];
     int next_replica;    /* round-robin cursor, 0..n_replicas-1 */
     int64_t deadline_ms; /* of the current request; 0: none */
-    /* Worker-lifetime scratch for updates, grown to the largest n seen, then reused. */
-    struct mr_db__pair *pairs;
-    size_t pairs_cap;
-    char *text; /* the two array parameters, "{1,2}\0{3,4}\0" */
-    size_t text_cap;
+    /* MR_DB__N_OWN of db/'s own, then the application's; names[i] is stmts[i]'s name when
+     * it is the application's. Worker lifetime. */
+    struct mr_db__stmt *stmts;
+    int n_stmts;
+    char (*names)[16];
+    char sqlstate[MR_DB_SQLSTATE_LEN]; /* of the last attempt (route.c) */
 };
 
 /* min(now + timeout_ms, limit_ms), where limit_ms 0 means no limit. */
@@ -95,12 +97,16 @@ void mr_db__conn_fini(struct mr_db__conn *c);
  * each preparing stmts after every connect; is_probe gives them a probe's policy
  * (backend.h). Connects to nothing. On failure the ones made are finished again. */
 MR_MUST_CHECK int mr_db__conns_init(struct mr_db__conn *conns, const struct mr_db_cfg *cfg,
-                                    struct mr_backend_slot *slots, const struct mr_db__stmt *stmts,
+                                    struct mr_backend_slot *slots, struct mr_db__stmt *stmts,
                                     int n_stmts, bool is_probe, struct mr_err *err);
 /* Finishes conns[n-1] down to conns[0]; harmless on a connection never initialised. */
 void mr_db__conns_fini(struct mr_db__conn *conns, int n);
 bool mr_db__conn_waiting(const struct mr_db__conn *c, int64_t now_ms);
 MR_MUST_CHECK int mr_db__conn_ready(struct mr_db__conn *c, int64_t limit_ms, struct mr_err *err);
+/* Prepares c's statements in one pipeline and learns their parameter counts. A refusal
+ * names the statement by its label. Called by conn_ready after every connect. */
+MR_MUST_CHECK int mr_db__conn_prepare(struct mr_db__conn *c, int64_t deadline_ms,
+                                      struct mr_err *err);
 void mr_db__conn_fail(struct mr_db__conn *c, int64_t now_ms);
 
 /* exec.c */
@@ -108,15 +114,22 @@ MR_MUST_CHECK int mr_db__wait_fd(int fd, short events, int64_t deadline_ms);
 MR_MUST_CHECK int mr_db__broken(struct mr_db__conn *c, int code, struct mr_err *err,
                                 const char *what);
 MR_MUST_CHECK int mr_db__pipeline_enter(struct mr_db__conn *c, struct mr_err *err);
+/* result_format: 1 binary, 0 text (libpq allows one format for all columns). */
 MR_MUST_CHECK int mr_db__send(struct mr_db__conn *c, const char *stmt, int n_params,
                               const char *const *values, const int *lengths, const int *formats,
-                              struct mr_err *err);
+                              int result_format, struct mr_err *err);
 MR_MUST_CHECK int mr_db__sync(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err);
 MR_MUST_CHECK int mr_db__result(struct mr_db__conn *c, int64_t deadline_ms, ExecStatusType want,
                                 PGresult **out, struct mr_err *err);
+/* The next result of a statement of any kind: rows (PGRES_TUPLES_OK) or none
+ * (PGRES_COMMAND_OK). */
+MR_MUST_CHECK int mr_db__result_any(struct mr_db__conn *c, int64_t deadline_ms, PGresult **out,
+                                    struct mr_err *err);
 MR_MUST_CHECK int mr_db__pipeline_exit(struct mr_db__conn *c, int64_t deadline_ms, int rc,
                                        struct mr_err *err);
-MR_MUST_CHECK int mr_db__get_int4(const PGresult *r, int row, int col, int32_t *out);
+/* Whether a server error indicts the backend: SQLSTATE class 08, 53, 57 or 58, or none
+ * (NULL: libpq's own, about the connection). */
+bool mr_db__is_fault_sqlstate(const char *state);
 MR_MUST_CHECK int mr_db__get_int8(const PGresult *r, int row, int col, int64_t *out);
 MR_MUST_CHECK int mr_db__get_bool(const PGresult *r, int row, int col, bool *out);
 

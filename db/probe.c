@@ -46,9 +46,11 @@ struct mr_db_probe {
     int len;
 };
 
-static const struct mr_db__stmt probe_stmt = {
-    "mr_probe", "SELECT pg_is_in_recovery(), (CASE WHEN pg_is_in_recovery() "
-                "THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - '0/0')::int8"};
+static struct mr_db__stmt probe_stmt = {
+    "mr_probe",
+    "SELECT pg_is_in_recovery(), (CASE WHEN pg_is_in_recovery() "
+    "THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - '0/0')::int8",
+    "probe", -1};
 
 struct probe {
     bool in_recovery;
@@ -61,7 +63,7 @@ probe_run(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_err *
     struct probe *out = arg;
     int rc = mr_db__pipeline_enter(c, err);
     if (rc == 0)
-        rc = mr_db__send(c, probe_stmt.name, 0, NULL, NULL, NULL, err);
+        rc = mr_db__send(c, probe_stmt.name, 0, NULL, NULL, NULL, 1, err);
     if (rc == 0)
         rc = mr_db__sync(c, deadline_ms, err);
     if (rc == 0) {

@@ -13,6 +13,7 @@
  * error (is_fault false) counts as the backend answering. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "app/lib/clock.h"
 #include "app/lib/log.h"
@@ -50,11 +51,16 @@ attempt(struct mr_db *db, int i, mr_db__run_fn fn, void *arg, struct mr_err *err
 {
     struct mr_db__conn *c = &db->conns[i];
     c->is_fault = false;
+    c->sqlstate[0] = '\0';
     int rc = mr_db__conn_ready(c, db->deadline_ms, err);
     if (rc == 0) {
         int64_t dl = mr_db__deadline(mr_clock_ms(), db->cfg->query_timeout_ms, db->deadline_ms);
         rc = fn(c, arg, dl, err);
     }
+    if (rc != 0)
+        memcpy(db->sqlstate, c->sqlstate, sizeof(db->sqlstate));
+    else
+        db->sqlstate[0] = '\0';
     report(db, i, rc, err);
     return rc;
 }
@@ -125,10 +131,16 @@ primary_usable(struct mr_db *db, struct mr_err *err)
     return 0;
 }
 
-/* A failure worth another backend: the backend's trouble, not ours (-ENOMEM: the arena). */
+/* A failure worth another backend: the backend's trouble, not ours (-ENOMEM: the arena, or
+ * -EINVAL: the call). A statement the server refused for its own sake (a constraint, bad
+ * input: SQLSTATE set, not a fault of the backend) fails the same way everywhere, but for
+ * class 40, which on a replica is a conflict with recovery, and may pass on another. */
 static bool
-is_retryable(int rc)
+is_retryable(const struct mr_db *db, int rc)
 {
+    if (db->sqlstate[0] != '\0' && !mr_db__is_fault_sqlstate(db->sqlstate) &&
+        strncmp(db->sqlstate, "40", 2) != 0)
+        return false;
     return rc == -ETIMEDOUT || rc == -EIO || rc == -ECONNREFUSED;
 }
 
@@ -145,7 +157,7 @@ mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
             break;
         tried |= 1u << i;
         rc = attempt(db, i, fn, arg, err);
-        if (rc == 0 || !is_retryable(rc))
+        if (rc == 0 || !is_retryable(db, rc))
             return rc;
     }
     if (db->cfg->n_replicas > 0 && !db->cfg->reads_fallback_to_primary)
@@ -157,7 +169,7 @@ mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
     int prc = primary_usable(db, rc != 0 ? &why : err);
     if (prc == 0) {
         rc = attempt(db, 0, fn, arg, err);
-        if (rc == 0 || !is_retryable(rc) || deadline_passed(db))
+        if (rc == 0 || !is_retryable(db, rc) || deadline_passed(db))
             return rc;
     }
     /* The primary is out too. A replica past the lag limit is the only source left, and its

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* fortunes: TechEmpower's server-side template test: every Fortune row from a replica, one
- * row added at request time, sorted by message (byte order, which for UTF-8 is code point
- * order), rendered by handlers/templates/fortunes.html (compiled in at build time). */
+/* fortunes: TechEmpower's server-side template test: every Fortune row from a replica
+ * (mr_sql_read), one row added at request time, sorted by message (byte order, which for
+ * UTF-8 is code point order), rendered by handlers/templates/fortunes.html (compiled in at
+ * build time). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "app/lib/clock.h"
 #include "handlers/handlers.h"
+
+struct mr_fortune {
+    long long id;
+    const char *message; /* the result's own text, valid until the response is sent */
+    size_t message_len;
+};
 
 static int
 by_message(const void *a, const void *b)
@@ -23,23 +29,25 @@ int
 h_fortunes(struct mr_ctx *ctx)
 {
     static const char added[] = "Additional fortune added at request time.";
-    struct mr_fortune *rows = NULL;
-    size_t n = 0;
-    struct mr_err err;
-    int64_t t0 = mr_clock_us();
-    int rc = mr_db_fortunes_get(ctx->db, ctx->arena, &rows, &n, &err);
-    ctx->backend_us += mr_clock_us() - t0;
-    if (rc < 0) {
-        mr_handler_unavailable(ctx, "database unavailable", &err);
+    struct mr_rows *r = NULL;
+    int rc = mr_sql_read(ctx, MR_TE_FORTUNES, NULL, 0, &r);
+    if (rc != 0) {
+        mr_resp_error(&ctx->resp, rc == 500 ? 500 : 503,
+                      rc == 500 ? "request too large" : "database unavailable");
         return 0;
     }
+    size_t n = mr_rows_count(r);
     struct mr_fortune *all = mr_arena_alloc(ctx->arena, (n + 1) * sizeof(*all));
     if (all == NULL) {
         mr_resp_error(&ctx->resp, 500, "request too large");
         return 0;
     }
-    if (n > 0)
-        memcpy(all, rows, n * sizeof(*all));
+    for (size_t i = 0; i < n; i++) {
+        all[i].id = mr_rows_int(r, i, 0);
+        all[i].message = mr_rows_text(r, i, 1, &all[i].message_len);
+        if (all[i].message == NULL)
+            all[i].message = ""; /* NULL in the table: an empty message */
+    }
     all[n] = (struct mr_fortune){0, added, sizeof(added) - 1};
     qsort(all, n + 1, sizeof(*all), by_message);
     struct mr_view *root = mr_view_object(ctx);

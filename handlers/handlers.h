@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* handlers: the handler table (table.c) and the handlers, one file per group of endpoints.
- * A handler fills ctx->resp; it sees the small APIs of app/, db/ and cache/, never libfcgi,
- * libpq or hiredis. */
+ * A handler fills ctx->resp; it reaches the database through millrace.h's data calls only,
+ * and sees the small APIs of app/ and cache/, never libfcgi, libpq or hiredis. */
 #ifndef MR_HANDLERS_H
 #define MR_HANDLERS_H
 
@@ -9,6 +9,13 @@
 
 #include "app/serve/ctx.h"
 #include "app/serve/router.h"
+
+/* The built-in application's statements: indexes in mr_techempower_app.statements. */
+enum mr_te_stmt {
+    MR_TE_WORLD,    /* $1 id: id, randomnumber */
+    MR_TE_FORTUNES, /* id, message of every row */
+    MR_TE_UPDATE,   /* $1 ids, $2 values, as int[] literals: one UPDATE for them all */
+};
 
 /* The built-in application (the TechEmpower set), and millrace's own routes, served beside
  * any application. */
@@ -34,10 +41,6 @@ int h_fortunes(struct mr_ctx *ctx);
 int h_readyz(struct mr_ctx *ctx);
 int h_status(struct mr_ctx *ctx);
 int h_metrics(struct mr_ctx *ctx);
-
-/* unavailable.c: a backend failed: answers 503 with `what` (fixed text, shown to the client)
- * and keeps err's reason for the request's log line. */
-void mr_handler_unavailable(struct mr_ctx *ctx, const char *what, const struct mr_err *err);
 
 /* The table of the manager's status process (status_listen). */
 extern const struct mr_route mr_status_table[];

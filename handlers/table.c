@@ -20,6 +20,17 @@ static const struct mr_route techempower_routes[] = {
     MR_ROUTE("POST", "/updates", h_updates),
 };
 
+/* The ids of an update are sorted and unique (world.c), so that concurrent workers lock rows
+ * in one order and every row gets one value. */
+static const struct mr_statement techempower_statements[] = {
+    [MR_TE_WORLD] = {"world", "SELECT id, randomnumber FROM world WHERE id = $1", false},
+    [MR_TE_FORTUNES] = {"fortunes", "SELECT id, message FROM fortune", false},
+    [MR_TE_UPDATE] = {"world_update",
+                      "UPDATE world SET randomnumber = v.r FROM unnest($1::int[], $2::int[]) "
+                      "AS v(id, r) WHERE world.id = v.id",
+                      true},
+};
+
 /* handlers/templates/, compiled in by scripts/embed.py (build/gen/techempower_templates.c). */
 extern const struct mr_template mr_techempower_templates[];
 extern const size_t mr_techempower_templates_count;
@@ -38,6 +49,8 @@ mr_techempower_app(void)
             .n_routes = sizeof(techempower_routes) / sizeof(techempower_routes[0]),
             .templates = mr_techempower_templates,
             .n_templates = mr_techempower_templates_count,
+            .statements = techempower_statements,
+            .n_statements = sizeof(techempower_statements) / sizeof(techempower_statements[0]),
         };
     return &app;
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* world: the World-table endpoints.
- *  /db, /queries   read replicas (via db/), never a cache: TechEmpower forbids caching here.
- *  /cached-queries Redis first (one MGET), the misses from a replica in one pipelined round
- *                  trip, then Redis filled (SET NX, so that a fill from a replica that has not
- *                  yet replayed an update cannot overwrite the updater's fresh value).
- *  /updates        distinct random ids; reads and the batched write on the primary in one
- *                  round trip (db/); after the commit the Redis copies are overwritten.
- * A backend failure gets mr_handler_unavailable's 503; the reason goes to the log line. */
+/* world: the World-table endpoints, on millrace.h's data calls.
+ *  /db, /queries   read replicas (mr_sql_read; a batch, one pipelined round trip, for
+ *                  /queries), never a cache: TechEmpower forbids caching here.
+ *  /cached-queries Redis first (one MGET), the misses from a replica in one batch, then Redis
+ *                  filled (SET NX, so that a fill from a replica that has not yet replayed an
+ *                  update cannot overwrite the updater's fresh value).
+ *  /updates        distinct random ids; the reads and the one UPDATE committed together on
+ *                  the primary (mr_batch_commit: one round trip); after the commit the Redis
+ *                  copies are overwritten.
+ * A database failure, whatever its status, answers 503 with fixed text; the reason is in the
+ * log line (the data calls put it there). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "app/lib/clock.h"
 #include "app/lib/json.h"
@@ -16,6 +20,42 @@
 
 #define WORLD_ROWS 10000
 #define KEY_CAP 16 /* "w:10000" and NUL */
+#define ID_CAP 12  /* "-2147483648" and NUL */
+
+struct mr_world {
+    int32_t id;
+    int32_t randomnumber;
+};
+
+/* The scratch row of an update: sorted by id, last write of an id wins. */
+struct pair {
+    int32_t id;
+    int32_t randomnumber;
+    uint32_t pos; /* index in the caller's array, the tie-break for duplicate ids */
+};
+
+/* Answers a failed data call: 500 stays (the request itself: arena, a bug), every other
+ * status is the database's trouble and answers 503 with `what`. */
+static void
+data_failed(struct mr_ctx *ctx, int status, const char *what)
+{
+    if (status == 500)
+        mr_resp_error(&ctx->resp, 500, "request too large");
+    else
+        mr_resp_error(&ctx->resp, 503, what);
+}
+
+/* A World row from the result of MR_TE_WORLD; a missing row gives id 0. */
+static struct mr_world
+world_of(const struct mr_rows *r)
+{
+    struct mr_world w = {0, 0};
+    if (mr_rows_count(r) > 0) {
+        w.id = (int32_t)mr_rows_int(r, 0, 0);
+        w.randomnumber = (int32_t)mr_rows_int(r, 0, 1);
+    }
+    return w;
+}
 
 static void
 write_world(struct mr_json *j, const struct mr_world *w)
@@ -47,36 +87,65 @@ random_ids(struct mr_ctx *ctx, int32_t *ids, int n)
         ids[i] = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
 }
 
-/* Reads n rows (pipelined) into a new arena array. Returns NULL after answering 503. */
+/* n ids as text parameters, ID_CAP bytes each, in the arena; NULL when it is full. */
+static const char **
+id_params(struct mr_ctx *ctx, const int32_t *ids, int n)
+{
+    const char **p = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*p));
+    char *text = mr_arena_alloc(ctx->arena, (size_t)n * ID_CAP);
+    if (p == NULL || text == NULL)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        char *t = text + (size_t)i * ID_CAP;
+        (void)snprintf(t, ID_CAP, "%d", (int)ids[i]);
+        p[i] = t;
+    }
+    return p;
+}
+
+/* Reads n rows in one batch (one pipelined round trip) into a new arena array. Returns NULL
+ * after answering the error. */
 static struct mr_world *
 read_worlds(struct mr_ctx *ctx, const int32_t *ids, int n)
 {
     struct mr_world *rows = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*rows));
-    if (rows == NULL) {
+    struct mr_rows **res = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*res));
+    const char **params = id_params(ctx, ids, n);
+    struct mr_batch *b = mr_batch_begin(ctx);
+    if (rows == NULL || res == NULL || params == NULL || b == NULL) {
         mr_resp_error(&ctx->resp, 500, "request too large");
         return NULL;
     }
-    struct mr_err err;
-    int64_t t0 = mr_clock_us();
-    int rc = mr_db_worlds_get(ctx->db, ids, (size_t)n, rows, &err);
-    ctx->backend_us += mr_clock_us() - t0;
-    if (rc < 0) {
-        mr_handler_unavailable(ctx, "database unavailable", &err);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = mr_batch_add(b, MR_TE_WORLD, &params[i], 1);
+    if (rc == 0)
+        rc = mr_batch_read(b, res);
+    if (rc != 0) {
+        data_failed(ctx, rc, "database unavailable");
         return NULL;
     }
+    for (int i = 0; i < n; i++)
+        rows[i] = world_of(res[i]);
     return rows;
 }
 
 int
 h_db(struct mr_ctx *ctx)
 {
-    int32_t id = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
-    struct mr_world *row = read_worlds(ctx, &id, 1);
-    if (row == NULL)
+    char id[ID_CAP];
+    (void)snprintf(id, sizeof(id), "%d", (int)mr_rand_range(ctx->rng, 1, WORLD_ROWS));
+    const char *params[1] = {id};
+    struct mr_rows *r = NULL;
+    int rc = mr_sql_read(ctx, MR_TE_WORLD, params, 1, &r);
+    if (rc != 0) {
+        data_failed(ctx, rc, "database unavailable");
         return 0;
+    }
+    struct mr_world row = world_of(r);
     struct mr_json j;
     mr_json_init(&j, mr_resp_body(&ctx->resp));
-    write_world(&j, row);
+    write_world(&j, &row);
     mr_resp_type(&ctx->resp, "application/json");
     return 0;
 }
@@ -242,6 +311,82 @@ refresh_cache(struct mr_ctx *ctx, const struct mr_world *rows, int n)
     ctx->backend_us += mr_clock_us() - t0;
 }
 
+static int
+pair_cmp(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Writes "{a,b,...}" for one field of the m pairs at dst; returns the bytes used with NUL. */
+static size_t
+format_array(char *dst, const struct pair *p, size_t m, bool ids)
+{
+    size_t len = 0;
+    dst[len++] = '{';
+    for (size_t i = 0; i < m; i++) {
+        /* Room is reserved for the widest int32 per value, so this never truncates. */
+        len += (size_t)snprintf(dst + len, 13, "%s%d", i ? "," : "",
+                                ids ? p[i].id : p[i].randomnumber);
+    }
+    dst[len++] = '}';
+    dst[len++] = '\0';
+    return len;
+}
+
+/* The two int[] parameters of MR_TE_UPDATE, in the arena: the rows sorted by id, so that
+ * concurrent workers lock rows in one order and cannot deadlock, and each id once with the
+ * last value given for it, since UPDATE ... FROM with a duplicate id would apply an
+ * unpredictable one of them. Returns false when the arena is full. */
+static bool
+update_params(struct mr_ctx *ctx, const struct mr_world *rows, int n, const char *out[2])
+{
+    struct pair *pairs = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*pairs));
+    /* "-2147483648," is 12 bytes; two arrays, each with braces and a terminator. */
+    char *text = mr_arena_alloc(ctx->arena, 2 * ((size_t)n * 12 + 3));
+    if (pairs == NULL || text == NULL)
+        return false;
+    for (int i = 0; i < n; i++)
+        pairs[i] = (struct pair){rows[i].id, rows[i].randomnumber, (uint32_t)i};
+    qsort(pairs, (size_t)n, sizeof(*pairs), pair_cmp);
+    size_t m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m > 0 && pairs[m - 1].id == pairs[i].id)
+            m--; /* a later position of the same id replaces the earlier */
+        pairs[m++] = pairs[i];
+    }
+    size_t used = format_array(text, pairs, m, true);
+    (void)format_array(text + used, pairs, m, false);
+    out[0] = text;
+    out[1] = text + used;
+    return true;
+}
+
+/* BEGIN, a SELECT per row, the one UPDATE, COMMIT: one round trip, one transaction, on the
+ * primary. Returns 0 once committed, else the data call's status. */
+static int
+commit_updates(struct mr_ctx *ctx, const struct mr_world *rows, int n)
+{
+    int32_t ids[MR_QUERIES_MAX];
+    for (int i = 0; i < n; i++)
+        ids[i] = rows[i].id;
+    const char **params = id_params(ctx, ids, n);
+    const char **arrays = mr_arena_alloc(ctx->arena, 2 * sizeof(*arrays));
+    struct mr_rows **res = mr_arena_alloc(ctx->arena, ((size_t)n + 1) * sizeof(*res));
+    struct mr_batch *b = mr_batch_begin(ctx);
+    if (params == NULL || arrays == NULL || res == NULL || b == NULL ||
+        !update_params(ctx, rows, n, arrays))
+        return 500;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = mr_batch_add(b, MR_TE_WORLD, &params[i], 1);
+    if (rc == 0)
+        rc = mr_batch_add(b, MR_TE_UPDATE, arrays, 2);
+    return rc != 0 ? rc : mr_batch_commit(b, res);
+}
+
 int
 h_updates(struct mr_ctx *ctx)
 {
@@ -257,12 +402,9 @@ h_updates(struct mr_ctx *ctx)
         rows[i].id = ids[i];
         rows[i].randomnumber = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
     }
-    struct mr_err err;
-    int64_t t0 = mr_clock_us();
-    int rc = mr_db_worlds_update(ctx->db, rows, (size_t)n, &err);
-    ctx->backend_us += mr_clock_us() - t0;
-    if (rc < 0) {
-        mr_handler_unavailable(ctx, "primary database unavailable", &err);
+    int rc = commit_updates(ctx, rows, n);
+    if (rc != 0) {
+        data_failed(ctx, rc, "primary database unavailable");
         return 0;
     }
     refresh_cache(ctx, rows, n);

@@ -135,6 +135,19 @@ struct mr_route {
 
 /* ---- The application ------------------------------------------------------------------ */
 
+/* One SQL statement of the application, prepared on every database connection of every
+ * worker. sql takes its parameters as $1..$n; they are passed as text and the server infers
+ * their types (cast where it cannot: `$1::int[]`). A handler names a statement by its index
+ * in mr_app.statements. is_write: the statement changes data, so mr_sql_read and
+ * mr_batch_read refuse it (they may run on a replica). name (unique, non-empty) is for
+ * messages. At load, every statement is prepared once on the primary: one the server refuses
+ * refuses the module, with its name and the server's reason. */
+struct mr_statement {
+    const char *name;
+    const char *sql;
+    bool is_write;
+};
+
 /* What the init hook learns about the worker it runs in. */
 struct mr_worker_info {
     int worker;           /* the worker's slot, 0..workers-1 (for logs) */
@@ -165,6 +178,9 @@ struct mr_app {
     const struct mr_template *templates;
     size_t n_templates;
     const char *templates_dir;
+    /* Optional. The statements the handlers run (Data, below). */
+    const struct mr_statement *statements;
+    size_t n_statements;
 };
 
 /* The symbols a module exports; MR_APP defines both. The server reads the version first and
@@ -381,6 +397,76 @@ enum mr_server_page {
 enum mr_server_page_options { MR_PAGE_JSON = 1 << 0, MR_PAGE_FULL = 1 << 1 };
 /* Writes the page into the body and sets its Content-Type (and status for readiness). */
 MR_API void mr_server_page(struct mr_ctx *ctx, enum mr_server_page page, unsigned options);
+/* ---- Data ------------------------------------------------------------------------------ */
+
+/* PostgreSQL, through the application's statements (mr_app.statements): reads go to a
+ * replica whose lag is under the limit (round-robin, then the primary when configured),
+ * writes to the primary; each call is one round trip, bounded by the request's deadline and
+ * db.query_timeout_ms, and a failed backend is skipped by the circuit breakers.
+ *
+ * Every call below returns 0, or an HTTP status the handler can return as is:
+ *   503  no usable backend (down, breaker open, connection lost)
+ *   504  the deadline or a timeout passed (the server's statement_timeout included)
+ *   409  a unique violation (SQLSTATE 23505)
+ *   422  a foreign-key, check or not-null violation (23503, 23514, 23502)
+ *   500  any other error: the server refused the statement, a bad statement index or
+ *        parameter count, a write statement given to a read call, the arena's ceiling.
+ * The reason (the server's message, the backend, the statement's name) goes to the
+ * request's log line, never to the response.
+ *
+ * Parameters are text (NULL for SQL NULL), read during the call only. Results come back in
+ * the server's text form and are kept as they arrived, in the request's arena (nothing is
+ * copied): every pointer from them is valid until the response has been sent. */
+
+/* One statement's result: rows of columns. Opaque; in the request's arena. */
+struct mr_rows;
+
+/* Runs statement stmt with n_params parameters on a replica (or the primary, as above) and
+ * sets *out. Refuses (500) an is_write statement. */
+MR_API int mr_sql_read(struct mr_ctx *ctx, int stmt, const char *const *params, int n_params,
+                       struct mr_rows **out);
+/* Runs statement stmt (any, read or write) on the primary, in a transaction of its own, and
+ * sets *out. 0 means committed. */
+MR_API int mr_sql_write(struct mr_ctx *ctx, int stmt, const char *const *params, int n_params,
+                        struct mr_rows **out);
+
+/* A batch: statements sent together in ONE pipelined round trip on one backend. */
+struct mr_batch;
+/* A new, empty batch in the arena, or NULL past the arena's ceiling. */
+MR_API struct mr_batch *mr_batch_begin(struct mr_ctx *ctx);
+/* Adds statement stmt. The params array is copied; the strings it points to are borrowed
+ * and must stay valid until mr_batch_read or mr_batch_commit returns (arena memory or the
+ * handler's own buffers). Returns 0 or 500 (a bad index, the arena's ceiling, b NULL); a
+ * batch whose add failed fails as a whole, with that status, when run. */
+MR_API int mr_batch_add(struct mr_batch *b, int stmt, const char *const *params, int n_params);
+/* Runs the batch's statements, all reads, on one backend chosen like mr_sql_read; out[i]
+ * (an array of at least as many pointers as statements added) is the result of the i-th. */
+MR_API int mr_batch_read(struct mr_batch *b, struct mr_rows **out);
+/* Runs BEGIN, the batch's statements (reads and writes) and COMMIT on the primary in one
+ * round trip. Returns 0 only when the COMMIT succeeded (any failure rolls it all back);
+ * out[i] as for mr_batch_read. A batch runs once: read or commit it only once. */
+MR_API int mr_batch_commit(struct mr_batch *b, struct mr_rows **out);
+
+/* Rows in a result, columns per row (0 for a statement that returns no rows, like an
+ * UPDATE without RETURNING), and rows the statement changed (INSERT, UPDATE, DELETE; for a
+ * SELECT the rows returned). A NULL r counts 0. */
+MR_API size_t mr_rows_count(const struct mr_rows *r);
+MR_API int mr_rows_columns(const struct mr_rows *r);
+MR_API long long mr_rows_affected(const struct mr_rows *r);
+/* Whether the value at row, col (0-based) is SQL NULL; also true when row or col is out of
+ * range. */
+MR_API bool mr_rows_null(const struct mr_rows *r, size_t row, int col);
+/* The value of an int2, int4 or int8 column (any value whose text is a decimal integer);
+ * 0 when NULL, out of range, or not an integer. */
+MR_API long long mr_rows_int(const struct mr_rows *r, size_t row, int col);
+/* Any column's text form (as psql shows it), NUL-terminated, owned by the result; *len (if
+ * not NULL) is its length. NULL when the value is SQL NULL or out of range. */
+MR_API const char *mr_rows_text(const struct mr_rows *r, size_t row, int col, size_t *len);
+/* A boolean column: true for the server's "t"; false otherwise, NULL and out of range too. */
+MR_API bool mr_rows_bool(const struct mr_rows *r, size_t row, int col);
+/* A float4, float8 or numeric column (strtod of its text; NaN and Infinity as such); 0 when
+ * NULL, out of range, or not a number. */
+MR_API double mr_rows_float(const struct mr_rows *r, size_t row, int col);
 
 /* ---- Memory, randomness, logging ------------------------------------------------------ */
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* module: loading through a memfd copy, the route table check, and the throwaway child. */
+/* module: loading through a memfd copy, the route table and statement checks, and the
+ * throwaway child. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "app/lib/arena.h"
 #include "app/lib/clock.h"
 #include "app/module/module.h"
+#include "db/db.h"
 
 struct mr_module {
     void *dl;
@@ -213,14 +215,63 @@ mr_module_routes(const struct mr_app *app, const struct mr_route *own, size_t n_
     return 0;
 }
 
-/* The child's side: everything, then the verdict on the pipe. Never returns. */
+int
+mr_module_statements(const struct mr_app *app, struct mr_err *err)
+{
+    const struct mr_statement *st = app->statements;
+    if (app->n_statements > 0 && st == NULL)
+        return mr_err_set(err, -EINVAL, "n_statements is %zu but statements is NULL",
+                          app->n_statements);
+    if (app->n_statements > MR_MODULE_MAX_STATEMENTS)
+        return mr_err_set(err, -EINVAL, "%zu statements, at most %d", app->n_statements,
+                          MR_MODULE_MAX_STATEMENTS);
+    for (size_t i = 0; i < app->n_statements; i++) {
+        if (st[i].name == NULL || *st[i].name == '\0')
+            return mr_err_set(err, -EINVAL, "statement %zu has no name", i);
+        if (st[i].sql == NULL || *st[i].sql == '\0')
+            return mr_err_set(err, -EINVAL, "statement \"%s\" has no SQL", st[i].name);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(st[k].name, st[i].name) == 0)
+                return mr_err_set(err, -EINVAL, "statements %zu and %zu are both named \"%s\"", k,
+                                  i, st[i].name);
+    }
+    return 0;
+}
+
+/* Prepares the application's statements on the primary. Returns 0, or -EINVAL with err
+ * naming the statement the server refused; an unreachable primary is 0 with err as a note. */
+static int
+check_statements(const char *path, const struct mr_app *app, const struct mr_db_cfg *db,
+                 struct mr_err *err)
+{
+    if (db == NULL || app->n_statements == 0)
+        return 0;
+    struct mr_db_stmt *stmts = mr_xcalloc(app->n_statements, sizeof(*stmts));
+    for (size_t i = 0; i < app->n_statements; i++)
+        stmts[i] = (struct mr_db_stmt){app->statements[i].name, app->statements[i].sql};
+    struct mr_err why = {{0}};
+    int rc = mr_db_check_stmts(db, stmts, (int)app->n_statements, &why);
+    free(stmts);
+    if (rc == -EINVAL)
+        return mr_err_set(err, rc, "%s: %s", path, why.msg);
+    if (rc != 0)
+        (void)mr_err_set(err, 0, "%s: statements not checked, the primary is unreachable (%s)",
+                         path, why.msg);
+    return 0;
+}
+
+/* The child's side: everything, then the verdict on the pipe (a reason with exit 1, or a
+ * note with exit 0). Never returns. */
 static void
-check_in_child(const char *path, const struct mr_route *own, size_t n_own, int fd)
+check_in_child(const char *path, const struct mr_route *own, size_t n_own,
+               const struct mr_db_cfg *db, int fd)
 {
     struct mr_err err = {0};
     struct mr_served served;
     int rc = mr_served_open(path, NULL, own, n_own, &served, &err);
     const struct mr_app *app = rc == 0 ? served.app : NULL;
+    if (rc == 0)
+        rc = check_statements(path, app, db, &err);
     if (rc == 0 && app->init != NULL) {
         struct mr_worker_info w = {.worker = -1, .app_path = path};
         int irc = app->init(&w);
@@ -230,7 +281,7 @@ check_in_child(const char *path, const struct mr_route *own, size_t n_own, int f
     }
     if (rc == 0 && app->fini != NULL)
         app->fini();
-    if (rc != 0) {
+    if (err.msg[0] != '\0') {
         ssize_t w = write(fd, err.msg, strlen(err.msg));
         (void)w;
     }
@@ -238,9 +289,11 @@ check_in_child(const char *path, const struct mr_route *own, size_t n_own, int f
 }
 
 int
-mr_module_check(const char *path, const struct mr_route *own, size_t n_own, int timeout_ms,
-                struct mr_err *err)
+mr_module_check(const char *path, const struct mr_route *own, size_t n_own,
+                const struct mr_db_cfg *db, int timeout_ms, struct mr_err *err)
 {
+    if (err != NULL)
+        err->msg[0] = '\0';
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
         return mr_err_set(err, -errno, "%s: pipe: %s", path, strerror(errno));
@@ -253,7 +306,7 @@ mr_module_check(const char *path, const struct mr_route *own, size_t n_own, int 
     }
     if (pid == 0) {
         (void)close(p[0]);
-        check_in_child(path, own, n_own, p[1]);
+        check_in_child(path, own, n_own, db, p[1]);
     }
     (void)close(p[1]);
     char msg[MR_ERR_LEN];
@@ -298,6 +351,8 @@ mr_module_check(const char *path, const struct mr_route *own, size_t n_own, int 
                           path, WTERMSIG(status), strsignal(WTERMSIG(status)));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return mr_err_set(err, -EINVAL, "%s", got > 0 ? msg : "the check failed");
+    if (got > 0)
+        (void)mr_err_set(err, 0, "%s", msg); /* the note */
     return 0;
 }
 
@@ -382,6 +437,8 @@ mr_served_open(const char *app_path, const struct mr_app *builtin, const struct 
     int rc = mr_module_routes(app, own, n_own, &out->routes, &out->n_routes, err);
     if (rc == 0)
         rc = mr_routes_compile(out->routes, out->n_routes, &out->router, err);
+    if (rc == 0)
+        rc = mr_module_statements(app, err);
     if (rc == 0)
         rc = compile_inputs(out, err);
     if (rc == 0)

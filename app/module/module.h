@@ -7,7 +7,8 @@
  *
  * The manager never runs application code but the entry point: mr_module_check loads the
  * module in a throwaway child first (missing symbols, the API version, the entry point, the
- * route table, init and fini), so that a broken build costs a log line, not the manager. */
+ * route table, the statements, which it prepares on the primary, init and fini), so that a
+ * broken build costs a log line, not the manager. */
 #ifndef MR_MODULE_H
 #define MR_MODULE_H
 
@@ -18,11 +19,16 @@
 #include "app/lib/template.h"
 #include "app/serve/router.h"
 #include "app/serve/validate.h"
+#include "db/db.h"
 
 struct mr_module;
 
-/* How long the throwaway child may take to load a module and run its init. */
+/* How long the throwaway child may take to load a module, prepare its statements (at most
+ * db.connect_timeout_ms + db.query_timeout_ms) and run its init. */
 #define MR_MODULE_CHECK_MS 10000
+
+/* More statements than this is a broken table, not an application. */
+#define MR_MODULE_MAX_STATEMENTS 4096
 
 /* Loads the module at path. Returns 0 with *out set, or a negative errno with err as
  * "path: reason" (cannot read, not a shared object, undefined symbol, no entry point,
@@ -40,6 +46,11 @@ void mr_module_close(struct mr_module **m);
 MR_MUST_CHECK int mr_module_routes(const struct mr_app *app, const struct mr_route *own,
                                    size_t n_own, struct mr_route **out, size_t *n_out,
                                    struct mr_err *err);
+
+/* Checks the application's statement table: names non-empty and unique, SQL present, at
+ * most MR_MODULE_MAX_STATEMENTS. Returns 0 or -EINVAL with err naming the statement. Does not
+ * ask the database (mr_module_check does). */
+MR_MUST_CHECK int mr_module_statements(const struct mr_app *app, struct mr_err *err);
 
 /* What a generation of workers serves: the application (a module's, or the built-in one
  * when no module is configured) and the table of its routes and the server's own. */
@@ -67,10 +78,18 @@ MR_MUST_CHECK int mr_routes_compile(const struct mr_route *routes, size_t n, str
 /* Frees the table and unloads the module; *s is empty afterwards. */
 void mr_served_close(struct mr_served *s);
 
-/* Everything mr_module_open checks, then the route table against `own`, then the init hook
+/* Everything mr_module_open checks, then the route table against `own` and the statement
+ * table, then (db not NULL) every statement prepared once on db's primary, then the init hook
  * (worker -1) and fini, in a child process that exits afterwards; bounded by timeout_ms.
- * Returns 0, or -EINVAL with err as "path: reason" (a crash in init is a reason too). */
+ * Returns 0, or -EINVAL with err as "path: reason" (a crash in init is a reason too; a
+ * statement the server refuses is `path: statement "name": reason (sqlstate S)`).
+ *
+ * A primary that cannot be reached does not refuse the module: the database may be down
+ * while the application deploys, and the workers prepare the statements on every connection
+ * anyway (a refusal there fails the connection, counted by the breaker). The check then
+ * returns 0 with err->msg holding a note ("path: statements not checked, the primary is
+ * unreachable (...)") for the caller to log; after a full check err->msg is "". */
 MR_MUST_CHECK int mr_module_check(const char *path, const struct mr_route *own, size_t n_own,
-                                  int timeout_ms, struct mr_err *err);
+                                  const struct mr_db_cfg *db, int timeout_ms, struct mr_err *err);
 
 #endif

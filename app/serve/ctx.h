@@ -38,6 +38,7 @@ struct mr_ctx {
     struct mr_match match; /* the route and its path parameters (values in the arena) */
     struct mr_arena *arena;
     const struct mr_cfg *cfg;
+    const struct mr_app *app; /* the served application (its statements); NULL: none */
     struct mr_db *db;
     struct mr_cache *cache;
     struct mr_sb *sb;

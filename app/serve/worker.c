@@ -17,9 +17,11 @@
  * and let FCGX_Finish_r keep or close the connection. */
 #include <errno.h>
 #include <fcgiapp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -152,6 +154,7 @@ serve_one(struct mr_worker *w)
     struct mr_ctx ctx = {
         .arena = &w->arena,
         .cfg = w->cfg,
+        .app = w->app,
         .db = w->db,
         .cache = w->cache,
         .sb = w->sb,
@@ -176,6 +179,21 @@ serve_one(struct mr_worker *w)
     FCGX_Finish_r(&w->fcgx);
     mr_serve__account(w, &ctx, route, request_id, mr_clock_us() - ctx.start_us);
     mr_arena_reset(&w->arena);
+}
+
+/* The database handle, preparing the application's statements on every connection. */
+static int
+open_db(struct mr_worker *w, const struct mr_db_health *h, struct mr_err *err)
+{
+    size_t n = w->app != NULL ? w->app->n_statements : 0;
+    if (n > INT_MAX)
+        return mr_err_set(err, -EINVAL, "%zu statements", n);
+    struct mr_db_stmt *stmts = n > 0 ? mr_xcalloc(n, sizeof(*stmts)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        stmts[i] = (struct mr_db_stmt){w->app->statements[i].name, w->app->statements[i].sql};
+    int rc = mr_db_open(&w->cfg->db, *h, stmts, (int)n, &w->db, err);
+    free(stmts); /* copied by mr_db_open; the strings are the module's */
+    return rc;
 }
 
 static int
@@ -205,8 +223,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     mr_arena_init(&w->arena, (size_t)c->arena_bytes, (size_t)c->arena_max_bytes);
     struct mr_err err;
     struct mr_db_health h = {.slots = a->sb->pg};
-    if (mr_db_open(&c->db, h, &w->db, &err) < 0 ||
-        mr_cache_open(&c->cache, &a->sb->redis, &w->cache, &err) < 0) {
+    if (open_db(w, &h, &err) < 0 || mr_cache_open(&c->cache, &a->sb->redis, &w->cache, &err) < 0) {
         mr_log(MR_LOG_ERR, "worker_init_failed", "worker=%d pid=%d err=\"%s\"", w->slot, getpid(),
                err.msg);
         return -1;

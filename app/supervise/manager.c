@@ -98,9 +98,15 @@ static int
 load_served(struct mr_mgr *m, const struct mr_cfg *cfg, struct mr_err *err)
 {
     if (*cfg->app != '\0') {
-        int rc = mr_module_check(cfg->app, m->tables.own, m->tables.n_own, MR_MODULE_CHECK_MS, err);
+        int rc = mr_module_check(cfg->app, m->tables.own, m->tables.n_own, &cfg->db,
+                                 MR_MODULE_CHECK_MS, err);
         if (rc != 0)
             return rc;
+        if (err->msg[0] != '\0') {
+            char q[MR_ERR_LEN + 8];
+            mr_log(MR_LOG_WARNING, "app_statements_unchecked", "err=%s",
+                   mr_log_quote(q, sizeof(q), err->msg));
+        }
     }
     struct mr_served next;
     int rc =

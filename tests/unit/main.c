@@ -39,6 +39,7 @@ main(void)
         scoreboard_suite,
         template_suite,
         validate_suite,
+        sql_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

@@ -32,6 +32,7 @@ Suite *router_suite(void);
 Suite *scoreboard_suite(void);
 Suite *template_suite(void);
 Suite *validate_suite(void);
+Suite *sql_suite(void);
 Suite *keepconn_suite(void);
 
 #endif
