@@ -39,7 +39,7 @@ mr_db_check_stmts(const struct mr_db_cfg *cfg, const struct mr_db_stmt *stmts, i
     char(*names)[16] = mr_xcalloc((size_t)n_stmts, sizeof(*names));
     for (int i = 0; i < n_stmts; i++) {
         (void)snprintf(names[i], sizeof(names[i]), "s%d", i);
-        table[i] = (struct mr_db__stmt){names[i], stmts[i].sql, stmts[i].name, -1};
+        table[i] = (struct mr_db__stmt){names[i], stmts[i].sql, stmts[i].name, -1, 0};
     }
     c.stmts = table;
     c.n_stmts = n_stmts;

@@ -224,8 +224,10 @@ mr_db__conn_prepare(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *e
         r = NULL;
         if (rc == 0)
             rc = mr_db__result(c, deadline_ms, PGRES_COMMAND_OK, &r, err);
-        if (rc == 0)
+        if (rc == 0) {
             c->stmts[i].n_params = PQnparams(r);
+            c->stmts[i].result_format = mr_db__binary_ok(r) ? 1 : 0;
+        }
         PQclear(r);
         if (rc != 0 && c->sqlstate[0] != '\0')
             rc = name_stmt(err, rc, &c->stmts[i]);

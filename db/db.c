@@ -36,14 +36,14 @@ build_stmts(struct mr_db *db, const struct mr_db_stmt *stmts, int n, struct mr_e
     db->n_stmts = MR_DB__N_OWN + n;
     db->stmts = mr_xcalloc((size_t)db->n_stmts, sizeof(*db->stmts));
     db->names = mr_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*db->names));
-    db->stmts[0] = (struct mr_db__stmt){MR_DB__STMT_BEGIN, "BEGIN", "BEGIN", -1};
-    db->stmts[1] = (struct mr_db__stmt){MR_DB__STMT_COMMIT, "COMMIT", "COMMIT", -1};
+    db->stmts[0] = (struct mr_db__stmt){MR_DB__STMT_BEGIN, "BEGIN", "BEGIN", -1, 0};
+    db->stmts[1] = (struct mr_db__stmt){MR_DB__STMT_COMMIT, "COMMIT", "COMMIT", -1, 0};
     for (int i = 0; i < n; i++) {
         if (stmts[i].name == NULL || stmts[i].sql == NULL)
             return mr_err_set(err, -EINVAL, "db: statement %d has no name or no SQL", i);
         (void)snprintf(db->names[i], sizeof(db->names[i]), "s%d", i);
         db->stmts[MR_DB__N_OWN + i] =
-            (struct mr_db__stmt){db->names[i], stmts[i].sql, stmts[i].name, -1};
+            (struct mr_db__stmt){db->names[i], stmts[i].sql, stmts[i].name, -1, 0};
     }
     return 0;
 }

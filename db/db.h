@@ -64,9 +64,9 @@ struct mr_db_call {
     const char *const *params;
 };
 
-/* One statement's result (millrace.h's opaque struct mr_rows is this type). In text format:
- * every value arrives as the server's text form. It lives in the caller's arena: the
- * PGresult is cleared by the arena's reset, not copied. */
+/* One statement's result (millrace.h's opaque struct mr_rows is this type): in binary when
+ * every column is an integer, boolean or string type, else in text (run.c). It lives in the
+ * caller's arena: the PGresult is cleared by the arena's reset, not copied. */
 struct mr_rows;
 
 /* The longest SQLSTATE and its NUL. */
@@ -110,8 +110,12 @@ size_t mr_db_rows_count(const struct mr_rows *r);
 int mr_db_rows_columns(const struct mr_rows *r);
 /* Rows the statement changed (INSERT, UPDATE, DELETE), or returned for a SELECT. */
 long long mr_db_rows_affected(const struct mr_rows *r);
-/* The text of a value, NUL-terminated, owned by the result; NULL when the value is SQL NULL
- * or row/col is out of range. *len (if not NULL) is its length, 0 with NULL. */
+/* An integer value (int2, int4, int8, or text that is a decimal integer): 0 with *out set,
+ * -ENODATA for SQL NULL or out of range, -EINVAL for anything else. */
+MR_MUST_CHECK int mr_db_rows_int(const struct mr_rows *r, size_t row, int col, long long *out);
+/* The text form of a value, NUL-terminated, owned by the result (or, for a binary integer or
+ * boolean, formatted into its arena); NULL when the value is SQL NULL, row/col is out of
+ * range, or the arena is full. *len (if not NULL) is its length, 0 with NULL. */
 const char *mr_db_rows_text(const struct mr_rows *r, size_t row, int col, size_t *len);
 
 /* Checks that every statement prepares on the primary, on a connection of its own, bounded

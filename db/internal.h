@@ -32,12 +32,18 @@ struct mr_db__stmt {
     const char *sql;
     const char *label; /* for messages: the application's name */
     int n_params;
+    int result_format; /* 1 binary when every column is of a type rows.c decodes, else 0 */
 };
 
-/* One result: the PGresult itself, cleared by the arena's reset (mr_arena_defer). */
+/* One result: the PGresult itself, cleared by the arena's reset (mr_arena_defer), and that
+ * arena, for the text form of a binary value. */
 struct mr_rows {
     PGresult *res;
+    struct mr_arena *arena;
 };
+
+/* Whether every column of a statement described by r may come back in binary (run.c). */
+bool mr_db__binary_ok(const PGresult *r);
 
 /* One libpq connection and its reconnect state. `pg` is NULL while closed; a closed
  * connection whose policy is waiting is in backoff and is not tried. */

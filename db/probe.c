@@ -50,7 +50,7 @@ static struct mr_db__stmt probe_stmt = {
     "mr_probe",
     "SELECT pg_is_in_recovery(), (CASE WHEN pg_is_in_recovery() "
     "THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - '0/0')::int8",
-    "probe", -1};
+    "probe", -1, 1};
 
 struct probe {
     bool in_recovery;

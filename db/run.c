@@ -2,12 +2,18 @@
 /* run: the application's statements, any number of them as one pipeline (one round trip)
  * on the backend route.c picks, in a transaction when asked; and the results' accessors.
  *
- * Parameters go as text and results come back as text: libpq takes one result format for
- * every column of a statement, and only the text form is readable for every type (numeric,
- * timestamp, uuid...) without a decoder per type; parsing a decimal integer costs nanoseconds
- * beside the round trip. A result is the PGresult itself, cleared when the request's arena is
- * reset: nothing is copied, and the values stay valid until the response has been sent. */
+ * Parameters go as text. libpq takes one result format for every column of a statement, so
+ * each statement gets one, chosen when it is prepared from its description: binary when every
+ * column is an integer, a boolean or a string type (whose binary form is its text), which
+ * measured ~10% more /queries?queries=20 than text (the server's int4out and our strtoll);
+ * text otherwise, the only form readable for every type (numeric, timestamp, uuid...) without
+ * a decoder per type. mr_db_rows_text gives the text form either way: a binary integer is
+ * formatted into the arena when asked. A result is the PGresult itself, cleared when the
+ * request's arena is reset: nothing is copied, and the values stay valid until the response
+ * has been sent. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +44,7 @@ keep(struct mr_arena *arena, PGresult *r, struct mr_rows **out, struct mr_err *e
         return mr_err_set(err, -ENOMEM, "arena full: result not kept");
     }
     rows->res = r;
+    rows->arena = arena;
     *out = rows;
     return 0;
 }
@@ -87,8 +94,8 @@ send_all(struct mr_db__conn *c, const struct run_job *job, struct mr_err *err)
     for (int i = 0; rc == 0 && i < job->n; i++) {
         const struct mr_db_call *k = &job->calls[i];
         /* libpq copies the values into its output buffer here. */
-        rc = mr_db__send(c, job->stmts[MR_DB__N_OWN + k->stmt].name, k->n_params, k->params, NULL,
-                         NULL, 0, err);
+        const struct mr_db__stmt *st = &job->stmts[MR_DB__N_OWN + k->stmt];
+        rc = mr_db__send(c, st->name, k->n_params, k->params, NULL, NULL, st->result_format, err);
     }
     if (rc == 0 && txn)
         rc = mr_db__send(c, MR_DB__STMT_COMMIT, 0, NULL, NULL, NULL, 0, err);
@@ -183,15 +190,107 @@ mr_db_rows_affected(const struct mr_rows *r)
     return *n != '\0' ? strtoll(n, NULL, 10) : 0;
 }
 
+/* PostgreSQL's type oids (pg_type.dat) of the columns that may come back in binary. */
+enum {
+    OID_BOOL = 16,
+    OID_NAME = 19,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_INT4 = 23,
+    OID_TEXT = 25,
+    OID_BPCHAR = 1042,
+    OID_VARCHAR = 1043,
+};
+
+bool
+mr_db__binary_ok(const PGresult *r)
+{
+    for (int i = 0; i < PQnfields(r); i++) {
+        switch (PQftype(r, i)) {
+        case OID_BOOL:
+        case OID_NAME:
+        case OID_INT8:
+        case OID_INT2:
+        case OID_INT4:
+        case OID_TEXT:
+        case OID_BPCHAR:
+        case OID_VARCHAR:
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A binary integer or boolean value: 0 with *out set, or -1 for any other column. */
+static int
+binary_int(const PGresult *res, int row, int col, long long *out)
+{
+    const unsigned char *v = (const unsigned char *)PQgetvalue(res, row, col);
+    int len = PQgetlength(res, row, col);
+    Oid t = PQftype(res, col);
+    uint64_t u = 0;
+    if (!((t == OID_INT2 && len == 2) || (t == OID_INT4 && len == 4) ||
+          (t == OID_INT8 && len == 8) || (t == OID_BOOL && len == 1)))
+        return -1;
+    for (int i = 0; i < len; i++)
+        u = (u << 8) | v[i];
+    if (t == OID_INT2)
+        *out = (int16_t)u;
+    else if (t == OID_INT4)
+        *out = (int32_t)u;
+    else
+        *out = (long long)u; /* int8's two's complement, or bool's 0/1 */
+    return 0;
+}
+
+/* Whether the value is there: in range and not SQL NULL. */
+static bool
+present(const struct mr_rows *r, size_t row, int col)
+{
+    return row < mr_db_rows_count(r) && col >= 0 && col < PQnfields(r->res) &&
+           !PQgetisnull(r->res, (int)row, col);
+}
+
+int
+mr_db_rows_int(const struct mr_rows *r, size_t row, int col, long long *out)
+{
+    if (!present(r, row, col))
+        return -ENODATA;
+    if (PQfformat(r->res, col) == 1)
+        return binary_int(r->res, (int)row, col, out) == 0 && PQftype(r->res, col) != OID_BOOL
+                   ? 0
+                   : -EINVAL;
+    const char *v = PQgetvalue(r->res, (int)row, col);
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0)
+        return -EINVAL;
+    *out = n;
+    return 0;
+}
+
 const char *
 mr_db_rows_text(const struct mr_rows *r, size_t row, int col, size_t *len)
 {
     if (len != NULL)
         *len = 0;
-    if (row >= mr_db_rows_count(r) || col < 0 || col >= PQnfields(r->res) ||
-        PQgetisnull(r->res, (int)row, col))
+    if (!present(r, row, col))
         return NULL;
+    long long n;
+    if (PQfformat(r->res, col) == 1 && binary_int(r->res, (int)row, col, &n) == 0) {
+        /* The server's text form: "t"/"f" for a boolean, the decimal for an integer. */
+        char buf[24];
+        int k = PQftype(r->res, col) == OID_BOOL ? snprintf(buf, sizeof(buf), "%s", n ? "t" : "f")
+                                                 : snprintf(buf, sizeof(buf), "%lld", n);
+        char *t = r->arena != NULL ? mr_arena_strndup(r->arena, buf, (size_t)k) : NULL;
+        if (t != NULL && len != NULL)
+            *len = (size_t)k;
+        return t;
+    }
     if (len != NULL)
         *len = (size_t)PQgetlength(r->res, (int)row, col);
-    return PQgetvalue(r->res, (int)row, col);
+    return PQgetvalue(r->res, (int)row, col); /* text, or a string type's binary: the same */
 }

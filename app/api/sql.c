@@ -232,13 +232,8 @@ mr_rows_null(const struct mr_rows *r, size_t row, int col)
 long long
 mr_rows_int(const struct mr_rows *r, size_t row, int col)
 {
-    const char *v = mr_rows_text(r, row, col, NULL);
-    if (v == NULL)
-        return 0;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    return end != v && *end == '\0' && errno == 0 ? n : 0;
+    long long n = 0;
+    return r != NULL && mr_db_rows_int(r, row, col, &n) == 0 ? n : 0;
 }
 
 bool

@@ -73,7 +73,7 @@ make_result(void)
 
 START_TEST(test_sql_rows_accessors)
 {
-    struct mr_rows rows = {make_result()};
+    struct mr_rows rows = {make_result(), NULL};
     struct mr_rows *r = &rows;
     ck_assert_uint_eq(mr_rows_count(r), 2);
     ck_assert_int_eq(mr_rows_columns(r), 4);
@@ -100,6 +100,48 @@ START_TEST(test_sql_rows_accessors)
     ck_assert_ptr_null(mr_rows_text(NULL, 0, 0, &len));
     ck_assert_int_eq(mr_rows_int(NULL, 0, 0), 0);
     PQclear(rows.res);
+}
+END_TEST
+
+/* The binary form run.c asks for when every column is an integer, boolean or string: the
+ * accessors decode it, and the text form of an integer is formatted into the arena. */
+START_TEST(test_sql_rows_binary_columns)
+{
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc cols[4] = {
+        {.name = "a", .format = 1, .typid = 23, .typlen = 4, .atttypmod = -1},
+        {.name = "b", .format = 1, .typid = 20, .typlen = 8, .atttypmod = -1},
+        {.name = "c", .format = 1, .typid = 16, .typlen = 1, .atttypmod = -1},
+        {.name = "d", .format = 1, .typid = 1043, .typlen = -1, .atttypmod = -1},
+    };
+    ck_assert_int_eq(PQsetResultAttrs(res, 4, cols), 1);
+    ck_assert(mr_db__binary_ok(res));
+    ck_assert_int_eq(PQsetvalue(res, 0, 0, (char *)"\xff\xff\xfc\x18", 4), 1); /* -1000 */
+    ck_assert_int_eq(PQsetvalue(res, 0, 1, (char *)"\x00\x00\x00\x02\x00\x00\x00\x01", 8), 1);
+    ck_assert_int_eq(PQsetvalue(res, 0, 2, (char *)"\x01", 1), 1);
+    ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)"hi", 2), 1);
+    struct mr_arena arena;
+    mr_arena_init(&arena, 1024, 1 << 16);
+    struct mr_rows rows = {res, &arena};
+    ck_assert_int_eq(mr_rows_int(&rows, 0, 0), -1000);
+    ck_assert_int_eq(mr_rows_int(&rows, 0, 1), 8589934593LL);
+    ck_assert_str_eq(mr_rows_text(&rows, 0, 0, NULL), "-1000");
+    size_t len = 0;
+    ck_assert_str_eq(mr_rows_text(&rows, 0, 1, &len), "8589934593");
+    ck_assert_uint_eq(len, 10);
+    ck_assert(mr_rows_bool(&rows, 0, 2));
+    ck_assert_str_eq(mr_rows_text(&rows, 0, 3, &len), "hi");
+    ck_assert_uint_eq(len, 2);
+    ck_assert_int_eq(mr_rows_int(&rows, 0, 3), 0); /* a string is not an integer */
+    ck_assert(fabs(mr_rows_float(&rows, 0, 0) + 1000.0) < 1e-12);
+    PQclear(res);
+    mr_arena_fini(&arena);
+    /* A numeric column keeps the statement in text. */
+    res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    PGresAttDesc num = {.name = "n", .format = 0, .typid = 1700, .typlen = -1, .atttypmod = -1};
+    ck_assert_int_eq(PQsetResultAttrs(res, 1, &num), 1);
+    ck_assert(!mr_db__binary_ok(res));
+    PQclear(res);
 }
 END_TEST
 
@@ -207,6 +249,7 @@ sql_suite(void)
     tcase_add_test(tc, test_sql_status_by_sqlstate_and_errno);
     tcase_add_test(tc, test_sql_fault_sqlstates_are_the_backend_classes);
     tcase_add_test(tc, test_sql_rows_accessors);
+    tcase_add_test(tc, test_sql_rows_binary_columns);
     tcase_add_test(tc, test_sql_read_refuses_a_write_statement_and_a_bad_index);
     tcase_add_test(tc, test_sql_batch_refusals_before_the_database);
     tcase_add_test(tc, test_sql_batch_grows_past_its_first_array);
