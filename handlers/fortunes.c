@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <millrace.h>
+
 #include "handlers/handlers.h"
 
 struct mr_fortune {
@@ -32,16 +34,13 @@ h_fortunes(struct mr_ctx *ctx)
     struct mr_rows *r = NULL;
     int rc = mr_sql_read(ctx, MR_TE_FORTUNES, NULL, 0, &r);
     if (rc != 0) {
-        mr_resp_error(&ctx->resp, rc == 500 ? 500 : 503,
-                      rc == 500 ? "request too large" : "database unavailable");
-        return 0;
+        return mr_error(ctx, rc == 500 ? 500 : 503,
+                        rc == 500 ? "request too large" : "database unavailable");
     }
     size_t n = mr_rows_count(r);
-    struct mr_fortune *all = mr_arena_alloc(ctx->arena, (n + 1) * sizeof(*all));
-    if (all == NULL) {
-        mr_resp_error(&ctx->resp, 500, "request too large");
-        return 0;
-    }
+    struct mr_fortune *all = mr_alloc(ctx, (n + 1) * sizeof(*all));
+    if (all == NULL)
+        return mr_error(ctx, 500, "request too large");
     for (size_t i = 0; i < n; i++) {
         all[i].id = mr_rows_int(r, i, 0);
         all[i].message = mr_rows_text(r, i, 1, &all[i].message_len);

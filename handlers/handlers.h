@@ -7,8 +7,7 @@
 
 #include <stddef.h>
 
-#include "app/serve/ctx.h"
-#include "app/serve/router.h"
+#include <millrace.h>
 
 /* The built-in application's statements: indexes in mr_techempower_app.statements. */
 enum mr_te_stmt {

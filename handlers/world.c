@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "app/lib/clock.h"
-#include "app/lib/json.h"
+#include <millrace.h>
+
 #include "handlers/handlers.h"
 #include "handlers/params.h"
 
@@ -39,10 +39,7 @@ struct pair {
 static void
 data_failed(struct mr_ctx *ctx, int status, const char *what)
 {
-    if (status == 500)
-        mr_resp_error(&ctx->resp, 500, "request too large");
-    else
-        mr_resp_error(&ctx->resp, 503, what);
+    (void)mr_error(ctx, status == 500 ? 500 : 503, status == 500 ? "request too large" : what);
 }
 
 /* A World row from the result of MR_TE_WORLD; a missing row gives id 0. */
@@ -58,41 +55,39 @@ world_of(const struct mr_rows *r)
 }
 
 static void
-write_world(struct mr_json *j, const struct mr_world *w)
+write_world(struct mr_jw *j, const struct mr_world *w)
 {
-    mr_json_obj(j);
-    mr_json_key(j, "id");
-    mr_json_int(j, w->id);
-    mr_json_key(j, "randomNumber");
-    mr_json_int(j, w->randomnumber);
-    mr_json_obj_end(j);
+    mr_jw_object(j);
+    mr_jw_key(j, "id");
+    mr_jw_int(j, w->id);
+    mr_jw_key(j, "randomNumber");
+    mr_jw_int(j, w->randomnumber);
+    mr_jw_object_end(j);
 }
 
 static void
 write_worlds(struct mr_ctx *ctx, const struct mr_world *rows, int n)
 {
-    struct mr_json j;
-    mr_json_init(&j, mr_resp_body(&ctx->resp));
-    mr_json_arr(&j);
+    struct mr_jw *j = mr_json_begin(ctx);
+    mr_jw_array(j);
     for (int i = 0; i < n; i++)
-        write_world(&j, &rows[i]);
-    mr_json_arr_end(&j);
-    mr_resp_type(&ctx->resp, "application/json");
+        write_world(j, &rows[i]);
+    mr_jw_array_end(j);
 }
 
 static void
 random_ids(struct mr_ctx *ctx, int32_t *ids, int n)
 {
     for (int i = 0; i < n; i++)
-        ids[i] = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
+        ids[i] = mr_random(ctx, 1, WORLD_ROWS);
 }
 
 /* n ids as text parameters, ID_CAP bytes each, in the arena; NULL when it is full. */
 static const char **
 id_params(struct mr_ctx *ctx, const int32_t *ids, int n)
 {
-    const char **p = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*p));
-    char *text = mr_arena_alloc(ctx->arena, (size_t)n * ID_CAP);
+    const char **p = mr_alloc(ctx, (size_t)n * sizeof(*p));
+    char *text = mr_alloc(ctx, (size_t)n * ID_CAP);
     if (p == NULL || text == NULL)
         return NULL;
     for (int i = 0; i < n; i++) {
@@ -108,12 +103,12 @@ id_params(struct mr_ctx *ctx, const int32_t *ids, int n)
 static struct mr_world *
 read_worlds(struct mr_ctx *ctx, const int32_t *ids, int n)
 {
-    struct mr_world *rows = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*rows));
-    struct mr_rows **res = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*res));
+    struct mr_world *rows = mr_alloc(ctx, (size_t)n * sizeof(*rows));
+    struct mr_rows **res = mr_alloc(ctx, (size_t)n * sizeof(*res));
     const char **params = id_params(ctx, ids, n);
     struct mr_batch *b = mr_batch_begin(ctx);
     if (rows == NULL || res == NULL || params == NULL || b == NULL) {
-        mr_resp_error(&ctx->resp, 500, "request too large");
+        mr_error(ctx, 500, "request too large");
         return NULL;
     }
     int rc = 0;
@@ -134,7 +129,7 @@ int
 h_db(struct mr_ctx *ctx)
 {
     char id[ID_CAP];
-    (void)snprintf(id, sizeof(id), "%d", (int)mr_rand_range(ctx->rng, 1, WORLD_ROWS));
+    (void)snprintf(id, sizeof(id), "%d", (int)mr_random(ctx, 1, WORLD_ROWS));
     const char *params[1] = {id};
     struct mr_rows *r = NULL;
     int rc = mr_sql_read(ctx, MR_TE_WORLD, params, 1, &r);
@@ -143,17 +138,14 @@ h_db(struct mr_ctx *ctx)
         return 0;
     }
     struct mr_world row = world_of(r);
-    struct mr_json j;
-    mr_json_init(&j, mr_resp_body(&ctx->resp));
-    write_world(&j, &row);
-    mr_resp_type(&ctx->resp, "application/json");
+    write_world(mr_json_begin(ctx), &row);
     return 0;
 }
 
 int
 h_queries(struct mr_ctx *ctx)
 {
-    int n = mr_clamp_queries(mr_req_query(&ctx->req, "queries"));
+    int n = mr_clamp_queries(mr_query(ctx, "queries"));
     int32_t ids[MR_QUERIES_MAX];
     random_ids(ctx, ids, n);
     struct mr_world *rows = read_worlds(ctx, ids, n);
@@ -162,50 +154,34 @@ h_queries(struct mr_ctx *ctx)
     return 0;
 }
 
-static void
-cache_count(struct mr_ctx *ctx, const struct mr_cache_item *items, int n, int rc)
-{
-    if (rc < 0) {
-        atomic_fetch_add_explicit(&ctx->sb->cache_errors, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&ctx->sb->cache_misses, (uint_fast64_t)n, memory_order_relaxed);
-        return;
-    }
-    int hits = 0;
-    for (int i = 0; i < n; i++)
-        hits += items[i].hit;
-    atomic_fetch_add_explicit(&ctx->sb->cache_hits, (uint_fast64_t)hits, memory_order_relaxed);
-    atomic_fetch_add_explicit(&ctx->sb->cache_misses, (uint_fast64_t)(n - hits),
-                              memory_order_relaxed);
-}
-
 /* A cached value is the decimal randomNumber; anything else is treated as a miss. */
 static bool
-parse_cached(const struct mr_cache_item *it, int32_t *out)
+parse_cached(const struct mr_cache_entry *e, int32_t *out)
 {
-    if (!it->hit || it->val_len == 0 || it->val_len > 5)
+    if (!e->hit || e->value_len == 0 || e->value_len > 5)
         return false;
     int32_t v = 0;
-    for (size_t i = 0; i < it->val_len; i++) {
-        if (it->val[i] < '0' || it->val[i] > '9')
+    for (size_t i = 0; i < e->value_len; i++) {
+        if (e->value[i] < '0' || e->value[i] > '9')
             return false;
-        v = v * 10 + (it->val[i] - '0');
+        v = v * 10 + (e->value[i] - '0');
     }
     *out = v;
     return v >= 1 && v <= WORLD_ROWS;
 }
 
 static void
-set_key(struct mr_cache_item *it, char *buf, int32_t id)
+set_key(struct mr_cache_entry *e, char *buf, int32_t id)
 {
     int len = snprintf(buf, KEY_CAP, "w:%d", (int)id);
-    it->key = buf;
-    it->key_len = (size_t)len;
+    e->key = buf;
+    e->key_len = (size_t)len;
 }
 
 /* Fills rows[i] for every miss from the database, then writes them back to Redis. Returns 0
  * or answers 503 and returns -1. */
 static int
-fill_misses(struct mr_ctx *ctx, const int32_t *ids, struct mr_cache_item *items,
+fill_misses(struct mr_ctx *ctx, const int32_t *ids, struct mr_cache_entry *entries,
             struct mr_world *rows, int n, bool redis_ok)
 {
     int32_t miss_ids[MR_QUERIES_MAX];
@@ -218,59 +194,49 @@ fill_misses(struct mr_ctx *ctx, const int32_t *ids, struct mr_cache_item *items,
         }
     if (m == 0)
         return 0;
-    int64_t t0 = mr_clock_us();
+    int64_t t0 = mr_now_us();
     struct mr_world *got = read_worlds(ctx, miss_ids, m);
     if (got == NULL)
         return -1;
-    int64_t compute_us = mr_clock_us() - t0;
-    struct mr_cache_item *fill = mr_arena_alloc(ctx->arena, (size_t)m * sizeof(*fill));
-    char *vals = mr_arena_alloc(ctx->arena, (size_t)m * 8);
+    int64_t compute_us = mr_now_us() - t0;
+    struct mr_cache_entry *fill = mr_alloc(ctx, (size_t)m * sizeof(*fill));
+    char *vals = mr_alloc(ctx, (size_t)m * 8);
     if (fill == NULL || vals == NULL)
         return 0; /* the answer is complete; only the cache fill is skipped */
     for (int k = 0; k < m; k++) {
         rows[where[k]] = got[k];
-        fill[k] = items[where[k]];
-        fill[k].val = vals + (size_t)8 * k;
-        fill[k].val_len = (size_t)snprintf(vals + (size_t)8 * k, 8, "%d", (int)got[k].randomnumber);
+        fill[k] = entries[where[k]];
+        fill[k].value = vals + (size_t)8 * k;
+        fill[k].value_len =
+            (size_t)snprintf(vals + (size_t)8 * k, 8, "%d", (int)got[k].randomnumber);
     }
-    if (!redis_ok)
-        return 0; /* Redis just failed: do not spend a second timeout on it */
-    struct mr_err err;
-    t0 = mr_clock_us();
-    if (mr_cache_mset(ctx->cache, fill, (size_t)m, compute_us, true, &err) < 0)
-        ctx->err_detail = "cache fill failed"; /* best effort: the answer is complete */
-    ctx->backend_us += mr_clock_us() - t0;
+    if (redis_ok) /* after a Redis failure, do not spend a second timeout on it */
+        (void)mr_cache_write(ctx, fill, (size_t)m, compute_us, true); /* best effort */
     return 0;
 }
 
 int
 h_cached_queries(struct mr_ctx *ctx)
 {
-    int n = mr_clamp_queries(mr_req_query(&ctx->req, "count"));
-    struct mr_cache_item *items = mr_arena_calloc(ctx->arena, (size_t)n, sizeof(*items));
-    struct mr_world *rows = mr_arena_calloc(ctx->arena, (size_t)n, sizeof(*rows));
-    char *keys = mr_arena_alloc(ctx->arena, (size_t)n * KEY_CAP);
-    if (items == NULL || rows == NULL || keys == NULL) {
-        mr_resp_error(&ctx->resp, 500, "request too large");
-        return 0;
-    }
+    int n = mr_clamp_queries(mr_query(ctx, "count"));
+    struct mr_cache_entry *entries = mr_calloc(ctx, (size_t)n, sizeof(*entries));
+    struct mr_world *rows = mr_calloc(ctx, (size_t)n, sizeof(*rows));
+    char *keys = mr_alloc(ctx, (size_t)n * KEY_CAP);
+    if (entries == NULL || rows == NULL || keys == NULL)
+        return mr_error(ctx, 500, "request too large");
     int32_t ids[MR_QUERIES_MAX];
     random_ids(ctx, ids, n);
     for (int i = 0; i < n; i++)
-        set_key(&items[i], keys + (size_t)i * KEY_CAP, ids[i]);
-    struct mr_err err;
-    int64_t t0 = mr_clock_us();
-    int rc = mr_cache_mget(ctx->cache, items, (size_t)n, ctx->arena, &err);
-    ctx->backend_us += mr_clock_us() - t0;
-    cache_count(ctx, items, n, rc);
+        set_key(&entries[i], keys + (size_t)i * KEY_CAP, ids[i]);
+    int rc = mr_cache_read(ctx, entries, (size_t)n);
     for (int i = 0; i < n; i++) {
         int32_t v;
-        if (rc == 0 && parse_cached(&items[i], &v)) {
+        if (rc == 0 && parse_cached(&entries[i], &v)) {
             rows[i].id = ids[i];
             rows[i].randomnumber = v;
         }
     }
-    if (fill_misses(ctx, ids, items, rows, n, rc == 0) == 0)
+    if (fill_misses(ctx, ids, entries, rows, n, rc == 0) == 0)
         write_worlds(ctx, rows, n);
     return 0;
 }
@@ -281,7 +247,7 @@ distinct_ids(struct mr_ctx *ctx, int32_t *ids, int n)
 {
     unsigned char seen[WORLD_ROWS / 8 + 1] = {0};
     for (int i = 0; i < n;) {
-        int32_t id = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
+        int32_t id = mr_random(ctx, 1, WORLD_ROWS);
         if (seen[id >> 3] & (1u << (id & 7)))
             continue;
         seen[id >> 3] |= (unsigned char)(1u << (id & 7));
@@ -292,23 +258,19 @@ distinct_ids(struct mr_ctx *ctx, int32_t *ids, int n)
 static void
 refresh_cache(struct mr_ctx *ctx, const struct mr_world *rows, int n)
 {
-    struct mr_cache_item *items = mr_arena_calloc(ctx->arena, (size_t)n, sizeof(*items));
-    char *keys = mr_arena_alloc(ctx->arena, (size_t)n * (KEY_CAP + 8));
-    if (items == NULL || keys == NULL)
+    struct mr_cache_entry *entries = mr_calloc(ctx, (size_t)n, sizeof(*entries));
+    char *keys = mr_alloc(ctx, (size_t)n * (KEY_CAP + 8));
+    if (entries == NULL || keys == NULL)
         return;
     for (int i = 0; i < n; i++) {
         char *k = keys + (size_t)i * (KEY_CAP + 8);
-        set_key(&items[i], k, rows[i].id);
-        items[i].val = k + KEY_CAP;
-        items[i].val_len = (size_t)snprintf(k + KEY_CAP, 8, "%d", (int)rows[i].randomnumber);
+        set_key(&entries[i], k, rows[i].id);
+        entries[i].value = k + KEY_CAP;
+        entries[i].value_len = (size_t)snprintf(k + KEY_CAP, 8, "%d", (int)rows[i].randomnumber);
     }
-    struct mr_err err;
-    int64_t t0 = mr_clock_us();
-    if (mr_cache_mset(ctx->cache, items, (size_t)n, 0, false, &err) < 0) {
-        /* The old copies may outlive the update until their TTL: say so, once per event. */
-        ctx->err_detail = "cache refresh after update failed";
-    }
-    ctx->backend_us += mr_clock_us() - t0;
+    /* On failure the old copies may outlive the update until their TTL; the log line says
+     * so (mr_cache_write's reason). */
+    (void)mr_cache_write(ctx, entries, (size_t)n, 0, false);
 }
 
 static int
@@ -343,9 +305,9 @@ format_array(char *dst, const struct pair *p, size_t m, bool ids)
 static bool
 update_params(struct mr_ctx *ctx, const struct mr_world *rows, int n, const char *out[2])
 {
-    struct pair *pairs = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*pairs));
+    struct pair *pairs = mr_alloc(ctx, (size_t)n * sizeof(*pairs));
     /* "-2147483648," is 12 bytes; two arrays, each with braces and a terminator. */
-    char *text = mr_arena_alloc(ctx->arena, 2 * ((size_t)n * 12 + 3));
+    char *text = mr_alloc(ctx, 2 * ((size_t)n * 12 + 3));
     if (pairs == NULL || text == NULL)
         return false;
     for (int i = 0; i < n; i++)
@@ -373,8 +335,8 @@ commit_updates(struct mr_ctx *ctx, const struct mr_world *rows, int n)
     for (int i = 0; i < n; i++)
         ids[i] = rows[i].id;
     const char **params = id_params(ctx, ids, n);
-    const char **arrays = mr_arena_alloc(ctx->arena, 2 * sizeof(*arrays));
-    struct mr_rows **res = mr_arena_alloc(ctx->arena, ((size_t)n + 1) * sizeof(*res));
+    const char **arrays = mr_alloc(ctx, 2 * sizeof(*arrays));
+    struct mr_rows **res = mr_alloc(ctx, ((size_t)n + 1) * sizeof(*res));
     struct mr_batch *b = mr_batch_begin(ctx);
     if (params == NULL || arrays == NULL || res == NULL || b == NULL ||
         !update_params(ctx, rows, n, arrays))
@@ -390,17 +352,17 @@ commit_updates(struct mr_ctx *ctx, const struct mr_world *rows, int n)
 int
 h_updates(struct mr_ctx *ctx)
 {
-    int n = mr_clamp_queries(mr_req_query(&ctx->req, "queries"));
-    struct mr_world *rows = mr_arena_alloc(ctx->arena, (size_t)n * sizeof(*rows));
+    int n = mr_clamp_queries(mr_query(ctx, "queries"));
+    struct mr_world *rows = mr_alloc(ctx, (size_t)n * sizeof(*rows));
     if (rows == NULL) {
-        mr_resp_error(&ctx->resp, 500, "request too large");
+        mr_error(ctx, 500, "request too large");
         return 0;
     }
     int32_t ids[MR_QUERIES_MAX];
     distinct_ids(ctx, ids, n);
     for (int i = 0; i < n; i++) {
         rows[i].id = ids[i];
-        rows[i].randomnumber = mr_rand_range(ctx->rng, 1, WORLD_ROWS);
+        rows[i].randomnumber = mr_random(ctx, 1, WORLD_ROWS);
     }
     int rc = commit_updates(ctx, rows, n);
     if (rc != 0) {

@@ -25,6 +25,9 @@ FLOORS = {
     "app/supervise": 6,  # the manager: process table, pool and reload rules, watchdog
     "app": 7,            # main.c: wires the route table into supervision
 }
+# Folders written on the public API alone, like an application outside the tree: they may
+# include <millrace.h> and their own headers, nothing else of millrace's.
+PUBLIC_ONLY = {"handlers"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -44,6 +47,11 @@ def main():
                 if not m:
                     continue
                 target = folder_of(m.group(1))
+                if folder in PUBLIC_ONLY and target != folder:
+                    print(f"{rel}:{n}: includes {m.group(1)}: {folder}/ is written on "
+                          f"millrace.h alone")
+                    bad += 1
+                    continue
                 if target is None or target == folder:
                     continue
                 if FLOORS[target] >= FLOORS[folder]:

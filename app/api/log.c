@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* api/log: millrace.h's log line and random numbers: the worker's logger and generator,
+/* api/log: millrace.h's log line, clock and random numbers: the worker's logger and generator,
  * with the request's id and route on every line. */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "app/include/millrace.h"
+#include "app/lib/clock.h"
 #include "app/lib/log.h"
 #include "app/serve/ctx.h"
 
@@ -23,6 +24,12 @@ mr_logf(const struct mr_ctx *ctx, enum mr_level level, const char *event, const 
     (void)vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
     mr_log((enum mr_log_level)level, event, "%s", line);
+}
+
+int64_t
+mr_now_us(void)
+{
+    return mr_clock_us();
 }
 
 int32_t

@@ -130,3 +130,15 @@ mr_cache_control(struct mr_ctx *ctx, const char *value)
 {
     return mr_resp_header(&ctx->resp, "Cache-Control", value);
 }
+
+int
+mr_error(struct mr_ctx *ctx, int status, const char *message)
+{
+    if (status < 400 || status > 599)
+        status = 500;
+    if (ctx->route != NULL && (ctx->route->flags & MR_ROUTE_HTML) != 0)
+        mr_resp_error_html(&ctx->resp, status, message);
+    else
+        mr_resp_error(&ctx->resp, status, message);
+    return 0;
+}

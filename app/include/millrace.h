@@ -312,6 +312,10 @@ struct mr_cookie_options {
 };
 MR_API int mr_set_cookie(struct mr_ctx *ctx, const char *name, const char *value,
                          const struct mr_cookie_options *opts);
+/* Answers millrace's error page (as a handler's returned status does) with a message of the
+ * handler's own: fixed text, never client input or a backend's reason (log those with
+ * mr_logf). status outside 400..599 becomes 500. Returns 0, so `return mr_error(...)`. */
+MR_API int mr_error(struct mr_ctx *ctx, int status, const char *message);
 /* Cache-Control: value ("no-store", "public, max-age=60"). Returns 0 or -EINVAL. */
 MR_API int mr_cache_control(struct mr_ctx *ctx, const char *value);
 
@@ -478,6 +482,9 @@ MR_API void *mr_alloc(struct mr_ctx *ctx, size_t n);
 MR_API void *mr_calloc(struct mr_ctx *ctx, size_t n, size_t size);
 /* A NUL-terminated copy of s[0..len) in the arena, or NULL. */
 MR_API char *mr_strndup(struct mr_ctx *ctx, const char *s, size_t len);
+
+/* Monotonic time in microseconds (for measuring, e.g. mr_cache_write's compute_us). */
+MR_API int64_t mr_now_us(void);
 
 /* A uniform random integer in lo..hi (inclusive), from the worker's generator (seeded per
  * worker; not for secrets). */
