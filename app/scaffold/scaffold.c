@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/lib/fdio.h"
 #include "app/scaffold/files.h"
 #include "app/scaffold/scaffold.h"
 
@@ -43,21 +44,6 @@ app_name(const char *dir, char *out, size_t cap)
         (void)snprintf(out, cap, "app");
 }
 
-static int
-write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Writes text to fd with the @VAR@ placeholders replaced. */
 static int
 write_filled(int fd, const char *text, const struct vars *v)
@@ -69,19 +55,19 @@ write_filled(int fd, const char *text, const struct vars *v)
     for (;;) {
         const char *at = strchr(p, '@');
         if (at == NULL)
-            return write_all(fd, p, strlen(p));
-        if (write_all(fd, p, (size_t)(at - p)) < 0)
+            return mr_write_all(fd, p, strlen(p));
+        if (mr_write_all(fd, p, (size_t)(at - p)) < 0)
             return -1;
         size_t k = 0;
         while (k < n_keys && strncmp(at, keys[k], strlen(keys[k])) != 0)
             k++;
         if (k == n_keys) {
-            if (write_all(fd, "@", 1) < 0)
+            if (mr_write_all(fd, "@", 1) < 0)
                 return -1;
             p = at + 1;
             continue;
         }
-        if (write_all(fd, vals[k], strlen(vals[k])) < 0)
+        if (mr_write_all(fd, vals[k], strlen(vals[k])) < 0)
             return -1;
         p = at + strlen(keys[k]);
     }

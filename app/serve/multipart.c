@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "app/lib/fdio.h"
 #include "app/serve/multipart.h"
 
 #define MAX_BOUNDARY 70 /* RFC 2046 §5.1.1 */
@@ -278,21 +279,6 @@ close_fd(void *arg)
     (void)close(*(int *)arg);
 }
 
-static bool
-write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        s += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* Writes a large file part to an unlinked temp file in lim->spill_dir. The close is
  * registered before the first write, so every path out leaves no descriptor open past the
  * request, and the unlink right after mkostemp leaves no name on disk. */
@@ -316,7 +302,7 @@ spill(struct mp *p, struct mr_multipart_part *part, const char *data)
         (void)close(*fdp);
         return fail(p->m, MR_MULTIPART_NO_MEMORY, "request arena exhausted");
     }
-    if (!write_all(*fdp, data, part->size) || lseek(*fdp, 0, SEEK_SET) != 0)
+    if (mr_write_all(*fdp, data, part->size) != 0 || lseek(*fdp, 0, SEEK_SET) != 0)
         return mr_err_set(&p->m->err, fail(p->m, MR_MULTIPART_SPILL_FAILED, ""),
                           "multipart: writing the temp file: %s", strerror(errno));
     part->fd = *fdp;
