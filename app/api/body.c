@@ -8,47 +8,30 @@
 #include "app/serve/body.h"
 #include "app/serve/ctx.h"
 
-static const struct mr_route_param *
-param(const struct mr_ctx *ctx, const char *name)
-{
-    for (int i = 0; i < ctx->match.n_params; i++)
-        if (strcmp(ctx->match.params[i].name, name) == 0)
-            return &ctx->match.params[i];
-    return NULL;
-}
-
 const char *
 mr_path_param(const struct mr_ctx *ctx, const char *name)
 {
-    const struct mr_route_param *p = param(ctx, name);
+    const struct mr_route_param *p = mr_body_path_param(ctx, name);
     return p != NULL ? p->value : NULL;
 }
 
 long long
 mr_path_param_int(const struct mr_ctx *ctx, const char *name)
 {
-    const struct mr_route_param *p = param(ctx, name);
+    const struct mr_route_param *p = mr_body_path_param(ctx, name);
     return p != NULL ? p->int_value : 0;
 }
 
 const char *
 mr_field_at(const struct mr_ctx *ctx, const char *name, size_t i)
 {
-    for (size_t k = 0; k < ctx->form.n; k++)
-        if (strcmp(ctx->form.params[k].name, name) == 0 && i-- == 0)
-            return ctx->form.params[k].value;
-    for (size_t k = 0; k < ctx->multipart.n; k++) {
-        const struct mr_multipart_part *p = &ctx->multipart.parts[k];
-        if (p->filename == NULL && strcmp(p->name, name) == 0 && i-- == 0)
-            return p->data;
-    }
-    return NULL;
+    return mr_body_field(ctx, name, i);
 }
 
 const char *
 mr_field(const struct mr_ctx *ctx, const char *name)
 {
-    return mr_field_at(ctx, name, 0);
+    return mr_body_field(ctx, name, 0);
 }
 
 const struct mr_upload *

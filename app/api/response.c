@@ -136,9 +136,7 @@ mr_error(struct mr_ctx *ctx, int status, const char *message)
 {
     if (status < 400 || status > 599)
         status = 500;
-    if (ctx->route != NULL && (ctx->route->flags & MR_ROUTE_HTML) != 0)
-        mr_resp_error_html(&ctx->resp, status, message);
-    else
-        mr_resp_error(&ctx->resp, status, message);
+    bool html = ctx->route != NULL && (ctx->route->flags & MR_ROUTE_HTML) != 0;
+    mr_resp_error_as(&ctx->resp, html, status, message);
     return 0;
 }

@@ -84,27 +84,27 @@ mr_body_parse(struct mr_ctx *ctx, const struct mr_cfg *cfg)
     return 0;
 }
 
-static const char *
-path_param(const struct mr_ctx *ctx, const char *name, size_t *len)
+const struct mr_route_param *
+mr_body_path_param(const struct mr_ctx *ctx, const char *name)
 {
     for (int i = 0; i < ctx->match.n_params; i++)
-        if (strcmp(ctx->match.params[i].name, name) == 0) {
-            *len = ctx->match.params[i].value_len;
-            return ctx->match.params[i].value;
-        }
+        if (strcmp(ctx->match.params[i].name, name) == 0)
+            return &ctx->match.params[i];
     return NULL;
 }
 
-static const char *
-form_field(const struct mr_ctx *ctx, const char *name)
+const char *
+mr_body_field(const struct mr_ctx *ctx, const char *name, size_t i)
 {
-    const char *v = mr_form_get(&ctx->form, name);
-    for (size_t i = 0; v == NULL && i < ctx->multipart.n; i++) {
-        const struct mr_multipart_part *p = &ctx->multipart.parts[i];
-        if (p->filename == NULL && strcmp(p->name, name) == 0)
-            v = p->data;
+    for (size_t k = 0; k < ctx->form.n; k++)
+        if (strcmp(ctx->form.params[k].name, name) == 0 && i-- == 0)
+            return ctx->form.params[k].value;
+    for (size_t k = 0; k < ctx->multipart.n; k++) {
+        const struct mr_multipart_part *p = &ctx->multipart.parts[k];
+        if (p->filename == NULL && strcmp(p->name, name) == 0 && i-- == 0)
+            return p->data;
     }
-    return v;
+    return NULL;
 }
 
 /* A JSON scalar as the text validation reads: strings as they are, numbers and booleans
@@ -119,7 +119,8 @@ json_text(struct mr_ctx *ctx, const char *name)
     const char *s;
     long long i;
     bool b;
-    if (mr_jsonbody_get_string(root, name, &s, &err) == 0)
+    int rc = mr_jsonbody_get_string(root, name, &s, &err);
+    if (rc == 0)
         return s;
     if (mr_jsonbody_get_bool(root, name, &b, &err) == 0)
         return b ? "true" : "false";
@@ -130,7 +131,7 @@ json_text(struct mr_ctx *ctx, const char *name)
         return t;
     }
     /* Present with another type (a float, an object): a text validation refuses. */
-    return mr_jsonbody_get_string(root, name, &s, &err) == -EINVAL ? "" : NULL;
+    return rc == -EINVAL ? "" : NULL;
 }
 
 const char *
@@ -150,13 +151,17 @@ mr_body_input(void *arg, enum mr_source from, const char *name, size_t *len)
     struct mr_ctx *ctx = arg;
     const char *v = NULL;
     switch (from) {
-    case MR_FROM_PATH:
-        return path_param(ctx, name, len);
+    case MR_FROM_PATH: {
+        const struct mr_route_param *p = mr_body_path_param(ctx, name);
+        if (p != NULL)
+            *len = p->value_len;
+        return p != NULL ? p->value : NULL;
+    }
     case MR_FROM_QUERY:
         v = mr_req_query(&ctx->req, name);
         break;
     case MR_FROM_FORM:
-        v = form_field(ctx, name);
+        v = mr_body_field(ctx, name, 0);
         break;
     case MR_FROM_JSON:
         v = json_text(ctx, name);

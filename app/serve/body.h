@@ -20,6 +20,11 @@ int mr_body_parse(struct mr_ctx *ctx, const struct mr_cfg *cfg);
 /* The value of a declared input from its source (validate.h's get function; arg is the
  * ctx): path parameters, the query, form fields, JSON scalars (as their text), cookies. */
 const char *mr_body_input(void *arg, enum mr_source from, const char *name, size_t *len);
+/* The path parameter `name` of the matched route, or NULL. */
+const struct mr_route_param *mr_body_path_param(const struct mr_ctx *ctx, const char *name);
+/* The i-th value of form field `name` (urlencoded, or a multipart part without a filename),
+ * or NULL. */
+const char *mr_body_field(const struct mr_ctx *ctx, const char *name, size_t i);
 /* The request's cookie `name`, parsing the Cookie header on first use; NULL when absent. */
 const char *mr_body_cookie(struct mr_ctx *ctx, const char *name);
 

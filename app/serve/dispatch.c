@@ -105,10 +105,8 @@ answer_error(struct mr_ctx *ctx, int rc)
     int status = rc >= 400 && rc <= 599 ? rc : 500;
     if (rc != status)
         ctx->err_detail = "handler returned a value that is not an HTTP error status";
-    if ((ctx->route->flags & MR_ROUTE_HTML) != 0)
-        mr_resp_error_html(&ctx->resp, status, mr_resp_reason(status));
-    else
-        mr_resp_error(&ctx->resp, status, mr_resp_reason(status));
+    mr_resp_error_as(&ctx->resp, (ctx->route->flags & MR_ROUTE_HTML) != 0, status,
+                     mr_resp_reason(status));
 }
 
 /* Validates the route's inputs; false when the response (400, or 500) is already made. */

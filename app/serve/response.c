@@ -81,8 +81,8 @@ mr_resp_error(struct mr_resp *r, int status, const char *message)
     mr_json_obj_end(&j);
 }
 
-void
-mr_resp_error_html(struct mr_resp *r, int status, const char *message)
+static void
+error_html(struct mr_resp *r, int status, const char *message)
 {
     restart(r, status, "text/html; charset=utf-8");
     struct mr_buf *b = &r->body;
@@ -97,6 +97,15 @@ mr_resp_error_html(struct mr_resp *r, int status, const char *message)
     mr_buf_puts(b, "</h1><p>Request id: ");
     mr_html_escape(b, r->request_id, strlen(r->request_id));
     mr_buf_puts(b, "</p></body></html>\n");
+}
+
+void
+mr_resp_error_as(struct mr_resp *r, bool html, int status, const char *message)
+{
+    if (html)
+        error_html(r, status, message);
+    else
+        mr_resp_error(r, status, message);
 }
 
 const char *

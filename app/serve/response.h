@@ -33,8 +33,8 @@ struct mr_buf *mr_resp_body(struct mr_resp *r);
  * `{"error":"<message>","status":N,"request_id":"<id>"}` as application/json. The message
  * must be fixed text, never backend or client input. */
 void mr_resp_error(struct mr_resp *r, int status, const char *message);
-/* The same page as HTML, for routes that declare MR_ROUTE_HTML. */
-void mr_resp_error_html(struct mr_resp *r, int status, const char *message);
+/* The same page as HTML (for routes that declare MR_ROUTE_HTML) when html, else JSON. */
+void mr_resp_error_as(struct mr_resp *r, bool html, int status, const char *message);
 /* Writes the CGI header block ("Status: ...\r\nContent-Type: ...\r\nContent-Length:
  * ...\r\n...\r\n") into dst. A response whose body buffer failed (arena ceiling) becomes a
  * 500 first. */
