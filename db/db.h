@@ -65,8 +65,8 @@ struct mr_db_call {
 };
 
 /* One statement's result (millrace.h's opaque struct mr_rows is this type): in binary when
- * every column is an integer, boolean or string type, else in text (run.c). It lives in the
- * caller's arena: the PGresult is cleared by the arena's reset, not copied. */
+ * every column is an integer, boolean or string type, else in text (run.c). It is copied
+ * into the caller's arena (rows.c) and valid until its reset. */
 struct mr_rows;
 
 /* The longest SQLSTATE and its NUL. */

@@ -35,14 +35,12 @@ struct mr_db__stmt {
     int result_format; /* 1 binary when every column is of a type rows.c decodes, else 0 */
 };
 
-/* One result: the PGresult itself, cleared by the arena's reset (mr_arena_defer), and that
- * arena, for the text form of a binary value. */
-struct mr_rows {
-    PGresult *res;
-    struct mr_arena *arena;
-};
+/* Copies res (a statement's result) into arena as *out (rows.c); the caller still clears
+ * res. Returns 0 or -ENOMEM past the arena's ceiling. */
+MR_MUST_CHECK int mr_db__rows_copy(struct mr_arena *arena, const PGresult *res,
+                                   struct mr_rows **out, struct mr_err *err);
 
-/* Whether every column of a statement described by r may come back in binary (run.c). */
+/* Whether every column of a statement described by r may come back in binary (rows.c). */
 bool mr_db__binary_ok(const PGresult *r);
 
 /* One libpq connection and its reconnect state. `pg` is NULL while closed; a closed

@@ -4,8 +4,8 @@
  * to ctx->err_detail for the log line; the time spent to ctx->backend_us.
  *
  * No malloc: a batch and its calls live in the arena (the calls array doubles as it grows),
- * and the results are db/'s, in the arena too. libpq's PGresult is its own allocation, one per
- * statement, cleared by the arena's reset. */
+ * and the results are db/'s, copied into the arena too (libpq's PGresult, its own allocation,
+ * is cleared as soon as it has been copied). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -418,10 +418,10 @@ MR_API void mr_server_page(struct mr_ctx *ctx, enum mr_server_page page, unsigne
  * The reason (the server's message, the backend, the statement's name) goes to the
  * request's log line, never to the response.
  *
- * Parameters are text (NULL for SQL NULL), read during the call only. Results are kept as
- * they arrived (nothing is copied; in binary for a statement whose columns are all integers,
- * booleans and strings, else in the server's text form: the accessors read either), in the
- * request's arena: every pointer from them is valid until the response has been sent. */
+ * Parameters are text (NULL for SQL NULL), read during the call only. Results are copied
+ * into the request's arena as they arrived (in binary for a statement whose columns are all
+ * integers, booleans and strings, else in the server's text form: the accessors read
+ * either): every pointer from them is valid until the response has been sent. */
 
 /* One statement's result: rows of columns. Opaque; in the request's arena. */
 struct mr_rows;
