@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_sql: millrace.h's data calls where no server is needed: the HTTP status of each
- * failure (SQLSTATE and errno), the row accessors over a PGresult built client-side, and the
+ * failure (SQLSTATE and errno), the row accessors over a PGresult built client-side and
+ * copied into an arena as db/ copies every result, and the
  * refusals made before any backend is asked (a write statement given to a read, a bad index,
  * a batch run twice), each with its reason in err_detail. */
 #include <errno.h>
@@ -73,8 +74,12 @@ make_result(void)
 
 START_TEST(test_sql_rows_accessors)
 {
-    struct mr_rows rows = {make_result(), NULL};
-    struct mr_rows *r = &rows;
+    struct mr_arena arena;
+    mr_arena_init(&arena, 256, 1 << 16); /* smaller than the copy: it takes a second block */
+    PGresult *res = make_result();
+    struct mr_rows *r = NULL;
+    ck_assert_int_eq(mr_db__rows_copy(&arena, res, &r, NULL), 0);
+    PQclear(res); /* the copy stands alone */
     ck_assert_uint_eq(mr_rows_count(r), 2);
     ck_assert_int_eq(mr_rows_columns(r), 4);
     ck_assert_int_eq(mr_rows_int(r, 0, 0), -9000000000LL);
@@ -99,7 +104,17 @@ START_TEST(test_sql_rows_accessors)
     ck_assert_uint_eq(mr_rows_count(NULL), 0);
     ck_assert_ptr_null(mr_rows_text(NULL, 0, 0, &len));
     ck_assert_int_eq(mr_rows_int(NULL, 0, 0), 0);
-    PQclear(rows.res);
+    mr_arena_fini(&arena);
+    /* Past the arena's ceiling the copy is refused, not truncated. */
+    mr_arena_init(&arena, 64, 128);
+    res = make_result();
+    struct mr_err err;
+    r = NULL;
+    ck_assert_int_eq(mr_db__rows_copy(&arena, res, &r, &err), -ENOMEM);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err.msg, "arena full"));
+    PQclear(res);
+    mr_arena_fini(&arena);
 }
 END_TEST
 
@@ -122,19 +137,21 @@ START_TEST(test_sql_rows_binary_columns)
     ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)"hi", 2), 1);
     struct mr_arena arena;
     mr_arena_init(&arena, 1024, 1 << 16);
-    struct mr_rows rows = {res, &arena};
-    ck_assert_int_eq(mr_rows_int(&rows, 0, 0), -1000);
-    ck_assert_int_eq(mr_rows_int(&rows, 0, 1), 8589934593LL);
-    ck_assert_str_eq(mr_rows_text(&rows, 0, 0, NULL), "-1000");
-    size_t len = 0;
-    ck_assert_str_eq(mr_rows_text(&rows, 0, 1, &len), "8589934593");
-    ck_assert_uint_eq(len, 10);
-    ck_assert(mr_rows_bool(&rows, 0, 2));
-    ck_assert_str_eq(mr_rows_text(&rows, 0, 3, &len), "hi");
-    ck_assert_uint_eq(len, 2);
-    ck_assert_int_eq(mr_rows_int(&rows, 0, 3), 0); /* a string is not an integer */
-    ck_assert(fabs(mr_rows_float(&rows, 0, 0) + 1000.0) < 1e-12);
+    struct mr_rows *rp = NULL;
+    ck_assert_int_eq(mr_db__rows_copy(&arena, res, &rp, NULL), 0);
     PQclear(res);
+    const struct mr_rows *r = rp;
+    ck_assert_int_eq(mr_rows_int(r, 0, 0), -1000);
+    ck_assert_int_eq(mr_rows_int(r, 0, 1), 8589934593LL);
+    ck_assert_str_eq(mr_rows_text(r, 0, 0, NULL), "-1000");
+    size_t len = 0;
+    ck_assert_str_eq(mr_rows_text(r, 0, 1, &len), "8589934593");
+    ck_assert_uint_eq(len, 10);
+    ck_assert(mr_rows_bool(r, 0, 2));
+    ck_assert_str_eq(mr_rows_text(r, 0, 3, &len), "hi");
+    ck_assert_uint_eq(len, 2);
+    ck_assert_int_eq(mr_rows_int(r, 0, 3), 0); /* a string is not an integer */
+    ck_assert(fabs(mr_rows_float(r, 0, 0) + 1000.0) < 1e-12);
     mr_arena_fini(&arena);
     /* A numeric column keeps the statement in text. */
     res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
