@@ -38,6 +38,13 @@ build_stmts(struct mr_db *db, const struct mr_db_stmt *stmts, int n, struct mr_e
     db->names = mr_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*db->names));
     db->stmts[0] = (struct mr_db__stmt){MR_DB__STMT_BEGIN, "BEGIN", "BEGIN", -1, 0};
     db->stmts[1] = (struct mr_db__stmt){MR_DB__STMT_COMMIT, "COMMIT", "COMMIT", -1, 0};
+    db->stmts[2] = (struct mr_db__stmt){MR_DB__STMT_BEGIN_RR,
+                                        "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN", -1, 0};
+    db->stmts[3] = (struct mr_db__stmt){MR_DB__STMT_BEGIN_SER, "BEGIN ISOLATION LEVEL SERIALIZABLE",
+                                        "BEGIN", -1, 0};
+    db->stmts[4] = (struct mr_db__stmt){MR_DB__STMT_TXN_TIMEOUT,
+                                        "SELECT set_config('statement_timeout', $1, true)",
+                                        "statement_timeout", -1, 0};
     for (int i = 0; i < n; i++) {
         if (stmts[i].name == NULL || stmts[i].sql == NULL)
             return mr_err_set(err, -EINVAL, "db: statement %d has no name or no SQL", i);

@@ -34,6 +34,8 @@ struct mr_db_cfg {
     int reconnect_backoff_ms;       /* first wait after a failure; doubles */
     int reconnect_backoff_max_ms;
     struct mr_breaker_cfg breaker;
+    int txn_retries;          /* re-runs of a transaction after a serialization failure */
+    int txn_retry_backoff_ms; /* the first re-run's wait, doubled per retry, jittered */
 };
 
 /* Shared health slots, indexed like the backends: [0] primary, [1..n_replicas] replicas. */
@@ -54,6 +56,8 @@ enum mr_db_mode {
     MR_DB_READ,  /* a usable replica (round-robin), else the primary, as route.c says */
     MR_DB_WRITE, /* the primary; each statement commits on its own */
     MR_DB_TXN,   /* the primary, between BEGIN and COMMIT */
+    MR_DB_TXN_REPEATABLE_READ, /* MR_DB_TXN at ISOLATION LEVEL REPEATABLE READ */
+    MR_DB_TXN_SERIALIZABLE,    /* MR_DB_TXN at ISOLATION LEVEL SERIALIZABLE */
 };
 
 /* One statement to run: its index in mr_db_open's stmts and its parameters, as text (NULL:
@@ -104,6 +108,31 @@ void mr_db_deadline(struct mr_db *db, int64_t deadline_ms);
 MR_MUST_CHECK int mr_db_run(struct mr_db *db, enum mr_db_mode mode, const struct mr_db_call *calls,
                             int n, struct mr_arena *arena, struct mr_rows **out, char *sqlstate,
                             struct mr_err *err);
+
+/* ---- Transactions whose statements depend on each other's results (txn.c) ---- */
+
+/* A transaction open on the primary, handed to the callback of mr_db_txn. */
+struct mr_db_txn;
+typedef int (*mr_db_txn_fn)(struct mr_db_txn *t, void *arg);
+
+/* Runs fn inside one transaction on the primary's connection, held for the whole of it: mode
+ * is MR_DB_TXN (the server's default isolation, read committed), MR_DB_TXN_REPEATABLE_READ or
+ * MR_DB_TXN_SERIALIZABLE. fn runs statements with mr_db_txn_run; BEGIN goes out with the
+ * first of them, and COMMIT after fn returns 0, so a transaction of k runs costs k + 1 round
+ * trips. fn returning non-zero, or any failure inside, rolls it back. Every run is bounded by
+ * query_timeout_ms and the deadline, and the server's statement_timeout is set to what is
+ * left, so that a statement past the deadline is stopped by the server and the connection
+ * kept. While fn runs, mr_db_run and a nested mr_db_txn refuse (-EINVAL). Returns 0 when the
+ * transaction ended as fn asked (committed when *fn_rc is 0, rolled back when not), or a
+ * failure as mr_db_run's (the first one, inside fn or of the COMMIT), with sqlstate and err.
+ * Nothing is retried here. */
+MR_MUST_CHECK int mr_db_txn(struct mr_db *db, enum mr_db_mode mode, mr_db_txn_fn fn, void *arg,
+                            struct mr_arena *arena, int *fn_rc, char *sqlstate, struct mr_err *err);
+/* Runs n calls inside t in one round trip; out[i] as for mr_db_run, in t's arena. Returns 0
+ * or a failure as mr_db_run's (sqlstate likewise), after which the transaction is aborted: every
+ * later run returns the same failure at once, and mr_db_txn rolls back. */
+MR_MUST_CHECK int mr_db_txn_run(struct mr_db_txn *t, const struct mr_db_call *calls, int n,
+                                struct mr_rows **out, char *sqlstate, struct mr_err *err);
 
 /* A result's rows and columns; 0 for a statement that returns none (an UPDATE). */
 size_t mr_db_rows_count(const struct mr_rows *r);

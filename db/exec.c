@@ -240,6 +240,10 @@ leave(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
 static int
 settle(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
 {
+    /* The failure's SQLSTATE (a unique violation, a serialization failure) is what the caller
+     * acts on; pipeline_enter would clear it. */
+    char why[MR_DB_SQLSTATE_LEN];
+    memcpy(why, c->sqlstate, sizeof(why));
     int rc = mr_db__pipeline_enter(c, err);
     if (rc == 0 && !PQsendQueryParams(c->pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 1))
         rc = mr_db__broken(c, -EIO, err, "send rollback");
@@ -249,6 +253,8 @@ settle(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
         rc = leave(c, deadline_ms, err);
     if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         rc = mr_db__broken(c, -EIO, err, "rollback left a transaction open");
+    if (c->sqlstate[0] == '\0')
+        memcpy(c->sqlstate, why, sizeof(why));
     return rc;
 }
 

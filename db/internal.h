@@ -21,7 +21,10 @@
  * are prepared as "s0", "s1"... (their index): no application name can clash with these. */
 #define MR_DB__STMT_BEGIN "mr_begin"
 #define MR_DB__STMT_COMMIT "mr_commit"
-#define MR_DB__N_OWN 2
+#define MR_DB__STMT_BEGIN_RR "mr_begin_rr"
+#define MR_DB__STMT_BEGIN_SER "mr_begin_ser"
+#define MR_DB__STMT_TXN_TIMEOUT "mr_txn_timeout" /* $1: statement_timeout for the transaction */
+#define MR_DB__N_OWN 5
 
 /* A statement a connection prepares. n_params is learned from the server when it is
  * prepared (the same on every backend), -1 before; a call with another count is refused
@@ -83,6 +86,7 @@ struct mr_db {
     int n_stmts;
     char (*names)[16];
     char sqlstate[MR_DB_SQLSTATE_LEN]; /* of the last attempt (route.c) */
+    bool in_txn; /* a mr_db_txn callback runs: the primary's connection is taken (txn.c) */
 };
 
 /* min(now + timeout_ms, limit_ms), where limit_ms 0 means no limit. */
@@ -136,6 +140,15 @@ MR_MUST_CHECK int mr_db__pipeline_exit(struct mr_db__conn *c, int64_t deadline_m
 bool mr_db__is_fault_sqlstate(const char *state);
 MR_MUST_CHECK int mr_db__get_int8(const PGresult *r, int row, int col, int64_t *out);
 MR_MUST_CHECK int mr_db__get_bool(const PGresult *r, int row, int col, bool *out);
+
+/* run.c: the one place every transaction's COMMIT is sent and its answer read (mr_db_run's
+ * MR_DB_TXN* calls and txn.c's): send it, sync, then read it. 0 only when it committed. */
+MR_MUST_CHECK int mr_db__commit_send(struct mr_db__conn *c, struct mr_err *err);
+MR_MUST_CHECK int mr_db__commit_read(struct mr_db__conn *c, int64_t deadline_ms,
+                                     struct mr_err *err);
+
+/* txn.c: the prepared BEGIN of a MR_DB_TXN* mode (its isolation level). */
+const char *mr_db__begin_stmt(enum mr_db_mode mode);
 
 /* route.c: run fn on a replica (round-robin, lag-checked), then the primary; or on the
  * primary only. Both report to the breaker and the counters. */

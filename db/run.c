@@ -34,9 +34,15 @@ expect(struct mr_db__conn *c, int64_t deadline_ms, ExecStatusType want, struct m
     return rc;
 }
 
+int
+mr_db__commit_send(struct mr_db__conn *c, struct mr_err *err)
+{
+    return mr_db__send(c, MR_DB__STMT_COMMIT, 0, NULL, NULL, NULL, 0, err);
+}
+
 /* Reads the COMMIT's result: an aborted transaction "commits" as ROLLBACK without error. */
-static int
-expect_commit(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
+int
+mr_db__commit_read(struct mr_db__conn *c, int64_t deadline_ms, struct mr_err *err)
 {
     PGresult *r = NULL;
     int rc = mr_db__result(c, deadline_ms, PGRES_COMMAND_OK, &r, err);
@@ -64,8 +70,8 @@ check_params(const struct run_job *job, struct mr_err *err)
 static int
 send_all(struct mr_db__conn *c, const struct run_job *job, struct mr_err *err)
 {
-    bool txn = job->mode == MR_DB_TXN;
-    int rc = txn ? mr_db__send(c, MR_DB__STMT_BEGIN, 0, NULL, NULL, NULL, 0, err) : 0;
+    bool txn = job->mode >= MR_DB_TXN;
+    int rc = txn ? mr_db__send(c, mr_db__begin_stmt(job->mode), 0, NULL, NULL, NULL, 0, err) : 0;
     for (int i = 0; rc == 0 && i < job->n; i++) {
         const struct mr_db_call *k = &job->calls[i];
         /* libpq copies the values into its output buffer here. */
@@ -73,18 +79,18 @@ send_all(struct mr_db__conn *c, const struct run_job *job, struct mr_err *err)
         rc = mr_db__send(c, st->name, k->n_params, k->params, NULL, NULL, st->result_format, err);
     }
     if (rc == 0 && txn)
-        rc = mr_db__send(c, MR_DB__STMT_COMMIT, 0, NULL, NULL, NULL, 0, err);
+        rc = mr_db__commit_send(c, err);
     return rc;
 }
 
-/* [BEGIN,] the statements, [COMMIT,] sync: one round trip, and for MR_DB_TXN one
+/* [BEGIN,] the statements, [COMMIT,] sync: one round trip, and for MR_DB_TXN* one
  * transaction. A failed statement is named in err; the server skips the rest up to the sync,
  * and pipeline_exit reads past them and rolls back the transaction it leaves open. */
 static int
 run_pipeline(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_err *err)
 {
     struct run_job *job = arg;
-    bool txn = job->mode == MR_DB_TXN;
+    bool txn = job->mode >= MR_DB_TXN;
     int rc = check_params(job, err);
     if (rc != 0)
         return rc;
@@ -108,7 +114,7 @@ run_pipeline(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_er
         }
     }
     if (rc == 0 && txn)
-        rc = expect_commit(c, deadline_ms, err);
+        rc = mr_db__commit_read(c, deadline_ms, err);
     return mr_db__pipeline_exit(c, deadline_ms, rc, err);
 }
 
@@ -136,6 +142,8 @@ mr_db_run(struct mr_db *db, enum mr_db_mode mode, const struct mr_db_call *calls
     if (sqlstate != NULL)
         sqlstate[0] = '\0';
     int rc = n < 0 ? mr_err_set(err, -EINVAL, "%d calls", n) : check_calls(db, calls, n, err);
+    if (rc == 0 && db->in_txn) /* the primary's connection is inside the callback's BEGIN */
+        rc = mr_err_set(err, -EINVAL, "inside a transaction: run statements with mr_txn_run");
     if (rc != 0 || n == 0)
         return rc;
     struct run_job job = {mode, db->stmts, calls, n, arena, out};

@@ -25,6 +25,8 @@ mr_api__sql_status(int rc, const char *sqlstate)
     const char *s = sqlstate != NULL ? sqlstate : "";
     if (strcmp(s, "23505") == 0)
         return 409;
+    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
+        return 503; /* transient: another transaction won; mr_txn's retries say why (txn.c) */
     if (strcmp(s, "23503") == 0 || strcmp(s, "23514") == 0 || strcmp(s, "23502") == 0)
         return 422;
     if (rc == -ETIMEDOUT)
@@ -191,7 +193,7 @@ mr_batch_commit(struct mr_batch *b, struct mr_rows **out)
     if (b == NULL)
         return 500;
     int rc = batch_check(b, false, out);
-    return rc != 0 ? rc : run(b->ctx, MR_DB_TXN, b->calls, b->n, out);
+    return rc != 0 ? rc : mr_api__batch_commit(b, out);
 }
 
 size_t

@@ -138,6 +138,12 @@ static const struct spec specs[] = {
         "Consecutive failures that open a backend's circuit breaker."),
     INT("db.breaker_cooldown_ms", db.breaker.cooldown_ms, 2000, 10, 600000,
         "How long an open breaker skips the backend before one request probes it."),
+    INT("db.txn_retries", db.txn_retries, 3, 0, 10,
+        "Re-runs of a transaction (mr_txn, mr_batch_commit) after a serialization failure or a "
+        "deadlock (SQLSTATE 40001, 40P01), within the request's deadline; 0 = none."),
+    INT("db.txn_retry_backoff_ms", db.txn_retry_backoff_ms, 5, 0, 1000,
+        "Wait before the first re-run, doubled for each next one; each wait is uniform "
+        "between half of it and all of it, so that colliding requests part."),
     STR("cache.host", cache.host, "127.0.0.1", "Redis host, or a unix socket path."),
     INT("cache.port", cache.port, 6379, 1, 65535, "Redis port."),
     INT("cache.connect_timeout_ms", cache.connect_timeout_ms, 200, 1, 600000, "Connect timeout."),

@@ -452,6 +452,55 @@ MR_API int mr_batch_read(struct mr_batch *b, struct mr_rows **out);
  * out[i] as for mr_batch_read. A batch runs once: read or commit it only once. */
 MR_API int mr_batch_commit(struct mr_batch *b, struct mr_rows **out);
 
+/* Transactions. mr_batch_commit and mr_txn re-run a transaction that failed with a
+ * serialization failure or a deadlock (SQLSTATE 40001, 40P01: another transaction won a
+ * conflict, and the same work may well succeed now), at most db.txn_retries times (default 3)
+ * after a short random wait (db.txn_retry_backoff_ms, doubled per retry), and never past the
+ * request's deadline. Still failing, they return 503: the request was valid, the conflict is
+ * transient, and the same request sent again may succeed, which is what 503 tells a client or
+ * proxy (409 tells it that the request itself conflicts, as a duplicate key does, and must
+ * change); the log line says "serialization failure" and how many attempts were made. The
+ * data calls above return 503 for 40001 and 40P01 too, without retrying. */
+enum mr_isolation {
+    MR_READ_COMMITTED = 0, /* the default: each statement sees what committed before it */
+    MR_REPEATABLE_READ,    /* one snapshot for the transaction; a concurrent update: 40001 */
+    MR_SERIALIZABLE,       /* as if the transactions had run one after another */
+};
+/* The isolation level of a batch's mr_batch_commit (MR_READ_COMMITTED when never called).
+ * Returns 0, or 500 for another value or b NULL (the commit then fails with it). */
+MR_API int mr_batch_isolation(struct mr_batch *b, enum mr_isolation isolation);
+
+/* A transaction in progress, handed to mr_txn's callback. Opaque; valid during the call. */
+struct mr_txn;
+typedef int (*mr_txn_fn)(struct mr_txn *t, void *arg);
+/* Runs fn(t, arg) in one transaction on the primary, for statements that depend on each
+ * other's results (an INSERT ... RETURNING id, then a statement that uses the id). fn runs
+ * statements with mr_txn_run; they run on ONE primary connection, held until the end. fn
+ * returns 0 to commit, anything else to roll back. A serialization failure or deadlock (inside
+ * fn or at the COMMIT) rolls back and runs fn again from the start, as above, so fn must be
+ * re-runnable: no effects outside the database (no response writes, no cache writes, no
+ * counters), and nothing kept from a run that did not commit. Do those after mr_txn returns 0.
+ * Inside fn, the other data calls (mr_sql_*, mr_batch_read, mr_batch_commit, a nested mr_txn)
+ * refuse with 500; cache calls work. Each run is bounded by db.query_timeout_ms and the
+ * request's deadline, and the server stops a statement at the deadline, so the connection
+ * stays usable.
+ * Returns 0 when committed; fn's own value when fn returned non-zero and nothing failed in
+ * the database (rolled back); else the status of the failure, as for the data calls (503
+ * after the last retry). Results of runs are in the arena, valid until the response is sent,
+ * also those of attempts that were re-run (use only those of the run that committed). */
+MR_API int mr_txn(struct mr_ctx *ctx, enum mr_isolation isolation, mr_txn_fn fn, void *arg);
+/* Runs statement stmt (read or write) inside t, one round trip, and sets *out. Returns 0 or a
+ * status as mr_sql_write's; after a failure the transaction is aborted: every later run
+ * returns the same status, and fn should return it (mr_txn rolls back, and re-runs fn when the
+ * failure was a serialization failure). */
+MR_API int mr_txn_run(struct mr_txn *t, int stmt, const char *const *params, int n_params,
+                      struct mr_rows **out);
+/* Runs batch b (from mr_batch_begin, with its mr_batch_add calls) inside t in one round trip,
+ * out[i] the result of the i-th statement; as mr_txn_run otherwise. A batch runs once. */
+MR_API int mr_txn_batch(struct mr_txn *t, struct mr_batch *b, struct mr_rows **out);
+/* The request t runs for (for mr_alloc, mr_logf). */
+MR_API struct mr_ctx *mr_txn_ctx(struct mr_txn *t);
+
 /* Rows in a result, columns per row (0 for a statement that returns no rows, like an
  * UPDATE without RETURNING), and rows the statement changed (INSERT, UPDATE, DELETE; for a
  * SELECT the rows returned). A NULL r counts 0. */
