@@ -14,6 +14,14 @@ enum mr_te_stmt {
     MR_TE_WORLD,    /* $1 id: id, randomnumber */
     MR_TE_FORTUNES, /* id, message of every row */
     MR_TE_UPDATE,   /* $1 ids, $2 values, as int[] literals: one UPDATE for them all */
+#ifdef MR_TEST_BUILD
+    MR_TE_TEST_INSERT, /* $1 tag, $2 parent id or NULL: the new row's id */
+    MR_TE_TEST_GET,    /* $1 id: n */
+    MR_TE_TEST_SET,    /* $1 id, $2 n */
+    MR_TE_TEST_INCR,   /* $1 id: n = n + 1 */
+    MR_TE_TEST_LOCK,   /* $1 key: waits for a shared advisory lock, held to the transaction's end */
+    MR_TE_TEST_SLEEP,  /* $1 seconds */
+#endif
 };
 
 /* The built-in application (the TechEmpower set), and millrace's own routes, served beside
@@ -49,6 +57,9 @@ extern const size_t mr_status_count;
 /* testonly.c: compiled only into the test build */
 int h_test_sleep(struct mr_ctx *ctx);
 int h_test_echo(struct mr_ctx *ctx);
+int h_test_txn_bump(struct mr_ctx *ctx);
+int h_test_txn_batch_bump(struct mr_ctx *ctx);
+int h_test_txn_insert(struct mr_ctx *ctx);
 #endif
 
 #endif

@@ -18,6 +18,11 @@ static const struct mr_route techempower_routes[] = {
     MR_ROUTE("GET", "/fortunes", h_fortunes),
     MR_ROUTE("GET", "/updates", h_updates),
     MR_ROUTE("POST", "/updates", h_updates),
+#ifdef MR_TEST_BUILD
+    MR_ROUTE("POST", "/test/txn/bump", h_test_txn_bump),
+    MR_ROUTE("POST", "/test/txn/batch-bump", h_test_txn_batch_bump),
+    MR_ROUTE("POST", "/test/txn/insert", h_test_txn_insert),
+#endif
 };
 
 /* The ids of an update are sorted and unique (world.c), so that concurrent workers lock rows
@@ -29,6 +34,17 @@ static const struct mr_statement techempower_statements[] = {
                       "UPDATE world SET randomnumber = v.r FROM unnest($1::int[], $2::int[]) "
                       "AS v(id, r) WHERE world.id = v.id",
                       true},
+#ifdef MR_TEST_BUILD
+    /* The transaction tests' (testonly.c), on scripts/seed.sql's txn_test. */
+    [MR_TE_TEST_INSERT] =
+        {"test_insert", "INSERT INTO txn_test (tag, parent) VALUES ($1, $2::bigint) RETURNING id",
+         true},
+    [MR_TE_TEST_GET] = {"test_get", "SELECT n FROM txn_test WHERE id = $1::bigint", false},
+    [MR_TE_TEST_SET] = {"test_set", "UPDATE txn_test SET n = $2::int WHERE id = $1::bigint", true},
+    [MR_TE_TEST_INCR] = {"test_incr", "UPDATE txn_test SET n = n + 1 WHERE id = $1::bigint", true},
+    [MR_TE_TEST_LOCK] = {"test_lock", "SELECT pg_advisory_xact_lock_shared($1::bigint)", false},
+    [MR_TE_TEST_SLEEP] = {"test_sleep", "SELECT pg_sleep($1::float8)", false},
+#endif
 };
 
 /* handlers/templates/, compiled in by scripts/embed.py (build/gen/techempower_templates.c). */

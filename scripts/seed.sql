@@ -45,6 +45,15 @@ INSERT INTO fortune (id, message) VALUES
 ON CONFLICT (id) DO UPDATE SET message = EXCLUDED.message
     WHERE fortune.message IS DISTINCT FROM EXCLUDED.message;
 
+-- The test build's transaction routes (handlers/testonly.c) and their tests
+-- (tests/integration/test_data_transactions.py), which add and remove rows of their own tags.
+CREATE TABLE IF NOT EXISTS txn_test (
+    id     bigserial PRIMARY KEY,
+    tag    text NOT NULL,
+    n      integer NOT NULL DEFAULT 0,
+    parent bigint REFERENCES txn_test (id) ON DELETE CASCADE
+);
+
 COMMIT;
 
 -- Fresh statistics so the first queries get index scans; a few milliseconds on 10k rows.

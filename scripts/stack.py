@@ -194,8 +194,8 @@ def render_millrace_conf():
     """var/millrace.conf: the stack's settings, then MR_CONF_EXTRA verbatim. As root, workers
     must not stay root (allow_root is off by default and the manager refuses), so they drop to
     www-data, unless MR_CONF_EXTRA chooses `user` or `allow_root` itself (libconfig refuses a
-    setting given twice). Any other setting of ours repeated there is the caller's mistake,
-    and millrace names it."""
+    setting given twice). A group of ours that MR_CONF_EXTRA defines (a `db` with another
+    db setting) is left out too: the extra then gives the whole group."""
     backend = "host=127.0.0.1 port=%d dbname=millrace user=millrace"
     settings = [
         ("listen", "unix:" + S.sock),
@@ -205,6 +205,8 @@ def render_millrace_conf():
         ("cache", [("host", "127.0.0.1"), ("port", S.redis_port)]),
     ]
     extra = S.conf_extra
+    theirs = libconfig.top_level_names(extra)
+    settings = [(k, v) for k, v in settings if k not in theirs]
     if procs.is_root() and not libconfig.top_level_names(extra) & {"user", "allow_root"}:
         settings.append(("user", S.web_user))
     text = "# Written by scripts/stack.py on every up; edits here are lost (use MR_CONF_EXTRA).\n"

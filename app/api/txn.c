@@ -95,8 +95,8 @@ with_retries(struct mr_ctx *ctx, attempt_fn once, void *arg)
         if (wait < 0) {
             char what[96];
             (void)snprintf(what, sizeof(what),
-                           "serialization failure (sqlstate %s), gave up after %d attempts%s",
-                           sqlstate, attempt,
+                           "serialization failure (sqlstate %s), gave up after %d attempt%s%s",
+                           sqlstate, attempt, attempt > 1 ? "s" : "",
                            attempt <= cfg->txn_retries ? " (deadline near)" : "");
             return failed(ctx, 503, 1, what, &err);
         }
