@@ -33,6 +33,7 @@ Suite *scoreboard_suite(void);
 Suite *template_suite(void);
 Suite *validate_suite(void);
 Suite *sql_suite(void);
+Suite *txn_suite(void);
 Suite *keepconn_suite(void);
 
 #endif
