@@ -60,6 +60,7 @@ int h_test_echo(struct mr_ctx *ctx);
 int h_test_txn_bump(struct mr_ctx *ctx);
 int h_test_txn_batch_bump(struct mr_ctx *ctx);
 int h_test_txn_insert(struct mr_ctx *ctx);
+int h_test_txn_pair(struct mr_ctx *ctx);
 #endif
 
 #endif

@@ -22,6 +22,7 @@ static const struct mr_route techempower_routes[] = {
     MR_ROUTE("POST", "/test/txn/bump", h_test_txn_bump),
     MR_ROUTE("POST", "/test/txn/batch-bump", h_test_txn_batch_bump),
     MR_ROUTE("POST", "/test/txn/insert", h_test_txn_insert),
+    MR_ROUTE("POST", "/test/txn/pair", h_test_txn_pair),
 #endif
 };
 

@@ -126,6 +126,41 @@ h_test_txn_batch_bump(struct mr_ctx *ctx)
     return 0;
 }
 
+struct pair {
+    const char *first, *second, *lock;
+    int attempts;
+};
+
+/* n + 1 on `first`, wait for the lock, n + 1 on `second`: two of these on the same rows in
+ * opposite orders deadlock once the lock is released. */
+static int
+pair_fn(struct mr_txn *t, void *arg)
+{
+    struct pair *p = arg;
+    p->attempts++;
+    struct mr_rows *r;
+    int rc = mr_txn_run(t, MR_TE_TEST_INCR, &p->first, 1, &r);
+    if (rc == 0)
+        rc = mr_txn_run(t, MR_TE_TEST_LOCK, &p->lock, 1, &r);
+    if (rc == 0)
+        rc = mr_txn_run(t, MR_TE_TEST_INCR, &p->second, 1, &r);
+    return rc;
+}
+
+int
+h_test_txn_pair(struct mr_ctx *ctx)
+{
+    struct pair p = {mr_query(ctx, "first"), mr_query(ctx, "second"), mr_query(ctx, "lock"), 0};
+    if (p.first == NULL || p.second == NULL || p.lock == NULL)
+        return 400;
+    int rc = mr_txn(ctx, MR_READ_COMMITTED, pair_fn, &p);
+    if (rc != 0)
+        return rc;
+    mr_set_type(ctx, "application/json");
+    mr_writef(ctx, "{\"attempts\":%d}", p.attempts);
+    return 0;
+}
+
 struct insert {
     const char *tag;
     const char *sleep_s; /* pg_sleep after the inserts, `sleeps` times, or NULL */

@@ -1,7 +1,8 @@
 """Transactions against the real primary, through the test build's routes (handlers/testonly.c)
 on scripts/seed.sql's txn_test table: a serialization failure provoked for real (two
 concurrent transactions on one row, held at the same point by an advisory lock that a psql
-session of the test holds and then releases) is re-run and both commit; with the retries
+session of the test holds and then releases) is re-run and both commit, and so is a real
+deadlock; with the retries
 turned off the loser gets 503 and the log line says why; the batch form is re-run the same way;
 a callback that fails rolls everything back; a statement uses the id the one before it
 returned; and a transaction past the request's deadline answers 504, is rolled back, and
@@ -132,6 +133,20 @@ class Retries(TxnCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(body(r), {"changed": 1})
         self.assertEqual(n_of(row), 2)
+
+
+    def test_deadlock_is_rerun_and_both_commit(self):
+        # Rows a then b, and b then a, each transaction holding its first row while it waits
+        # for the lock: released, they deadlock; the server cancels one (40P01, after its
+        # deadlock_timeout of 1 s), which is run again once the other has committed.
+        a, b = new_row(self.tag), new_row(self.tag)
+        path = "/test/txn/pair?first=%d&second=%d&lock=%d"
+        rs = concurrently([path % (a, b, self.key), path % (b, a, self.key)], self.key)
+        for r in rs:
+            self.assertEqual(r.status, 200, r)
+        # Read committed raises no serialization failure: the re-run was the deadlock's.
+        self.assertEqual(sorted(body(r)["attempts"] for r in rs), [1, 2])
+        self.assertEqual((n_of(a), n_of(b)), (2, 2))
 
 
 class NoRetries(TxnCase):
