@@ -51,7 +51,7 @@ struct mr_db_stmt {
     const char *sql;
 };
 
-/* Where mr_db_run sends its calls. */
+/* Where mr_db_run sends its calls. The transaction modes come last, from MR_DB_TXN on. */
 enum mr_db_mode {
     MR_DB_READ,  /* a usable replica (round-robin), else the primary, as route.c says */
     MR_DB_WRITE, /* the primary; each statement commits on its own */

@@ -94,8 +94,8 @@ with_retries(struct mr_ctx *ctx, attempt_fn once, void *arg)
                        : -1;
         if (wait < 0) {
             char what[96];
-            (void)snprintf(what, sizeof(what),
-                           "serialization failure (sqlstate %s), gave up after %d attempt%s%s",
+            (void)snprintf(what, sizeof(what), "%s (sqlstate %s), gave up after %d attempt%s%s",
+                           strcmp(sqlstate, "40P01") == 0 ? "deadlock" : "serialization failure",
                            sqlstate, attempt, attempt > 1 ? "s" : "",
                            attempt <= cfg->txn_retries ? " (deadline near)" : "");
             return failed(ctx, 503, 1, what, &err);

@@ -459,7 +459,8 @@ MR_API int mr_batch_commit(struct mr_batch *b, struct mr_rows **out);
  * request's deadline. Still failing, they return 503: the request was valid, the conflict is
  * transient, and the same request sent again may succeed, which is what 503 tells a client or
  * proxy (409 tells it that the request itself conflicts, as a duplicate key does, and must
- * change); the log line says "serialization failure" and how many attempts were made. The
+ * change); the log line names the conflict ("serialization failure" or "deadlock") and how
+ * many attempts were made. The
  * data calls above return 503 for 40001 and 40P01 too, without retrying. */
 enum mr_isolation {
     MR_READ_COMMITTED = 0, /* the default: each statement sees what committed before it */
@@ -489,10 +490,10 @@ typedef int (*mr_txn_fn)(struct mr_txn *t, void *arg);
  * after the last retry). Results of runs are in the arena, valid until the response is sent,
  * also those of attempts that were re-run (use only those of the run that committed). */
 MR_API int mr_txn(struct mr_ctx *ctx, enum mr_isolation isolation, mr_txn_fn fn, void *arg);
-/* Runs statement stmt (read or write) inside t, one round trip, and sets *out. Returns 0 or a
- * status as mr_sql_write's; after a failure the transaction is aborted: every later run
- * returns the same status, and fn should return it (mr_txn rolls back, and re-runs fn when the
- * failure was a serialization failure). */
+/* Runs statement stmt (read or write) inside t, one round trip, and sets *out; parameters as
+ * for mr_sql_write (read during the call only). Returns 0 or a status as mr_sql_write's; after a
+ * failure the transaction is aborted: every later run returns the same status, and fn should return
+ * it (mr_txn rolls back, and re-runs fn when the failure was a serialization failure). */
 MR_API int mr_txn_run(struct mr_txn *t, int stmt, const char *const *params, int n_params,
                       struct mr_rows **out);
 /* Runs batch b (from mr_batch_begin, with its mr_batch_add calls) inside t in one round trip,
