@@ -38,6 +38,13 @@ build_stmts(struct mr_db *db, const struct mr_db_stmt *stmts, int n, struct mr_e
     db->names = mr_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*db->names));
     db->stmts[0] = (struct mr_db__stmt){MR_DB__STMT_BEGIN, "BEGIN", "BEGIN", -1, 0};
     db->stmts[1] = (struct mr_db__stmt){MR_DB__STMT_COMMIT, "COMMIT", "COMMIT", -1, 0};
+    /* lsn.c: read-your-writes. Prepared on every role (each answers on the one it is for). */
+    db->stmts[2] =
+        (struct mr_db__stmt){MR_DB__STMT_LSN, "SELECT (pg_current_wal_insert_lsn() - '0/0')::int8",
+                             "WAL position", -1, 1};
+    db->stmts[3] =
+        (struct mr_db__stmt){MR_DB__STMT_REPLAY, "SELECT (pg_last_wal_replay_lsn() - '0/0')::int8",
+                             "replay position", -1, 1};
     for (int i = 0; i < n; i++) {
         if (stmts[i].name == NULL || stmts[i].sql == NULL)
             return mr_err_set(err, -EINVAL, "db: statement %d has no name or no SQL", i);
@@ -68,6 +75,7 @@ mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health, const struct
     for (int i = 0; i < db->n_conns; i++)
         db->conns[i].stats = &db->stats[i];
     rc = mr_db__conns_init(db->conns, cfg, health.slots, db->stmts, db->n_stmts, false, err);
+    db->conns[0].is_primary = true;
     if (rc != 0) {
         db->n_conns = 0; /* finished already */
         mr_db_close(&db);

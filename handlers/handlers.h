@@ -14,6 +14,8 @@ enum mr_te_stmt {
     MR_TE_WORLD,    /* $1 id: id, randomnumber */
     MR_TE_FORTUNES, /* id, message of every row */
     MR_TE_UPDATE,   /* $1 ids, $2 values, as int[] literals: one UPDATE for them all */
+    MR_TE_RW_PUT,   /* $1 id, $2 value: upsert into rw_demo, returning id, value */
+    MR_TE_RW_GET,   /* $1 id: id, value */
 };
 
 /* The built-in application (the TechEmpower set), and millrace's own routes, served beside
@@ -32,6 +34,10 @@ int h_db(struct mr_ctx *ctx);
 int h_queries(struct mr_ctx *ctx);
 int h_cached_queries(struct mr_ctx *ctx);
 int h_updates(struct mr_ctx *ctx);
+
+/* rw.c: POST and GET /rw/{id:int}, read-your-writes to see */
+int h_rw_put(struct mr_ctx *ctx);
+int h_rw_get(struct mr_ctx *ctx);
 
 /* fortunes.c */
 int h_fortunes(struct mr_ctx *ctx);

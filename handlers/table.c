@@ -3,11 +3,24 @@
  * when the config names no module; the operations endpoints are millrace's own and are
  * served beside every application. A row's index in the served table (the application's
  * rows first) is its route id in the scoreboard's per-route counters. */
+#include <stdint.h>
+
 #include "handlers/handlers.h"
 
 #ifndef MR_VERSION
 #define MR_VERSION "0.1.0"
 #endif
+
+/* rw_demo's columns: id integer, value bigint (any long long). */
+static const struct mr_input rw_put_inputs[] = {
+    MR_IN_INT("id", MR_FROM_PATH, INT32_MIN, INT32_MAX, MR_REQUIRED),
+    MR_IN_INT("value", MR_FROM_FORM, 0, 0, MR_REQUIRED),
+    MR_IN_END,
+};
+static const struct mr_input rw_get_inputs[] = {
+    MR_IN_INT("id", MR_FROM_PATH, INT32_MIN, INT32_MAX, MR_REQUIRED),
+    MR_IN_END,
+};
 
 static const struct mr_route techempower_routes[] = {
     MR_ROUTE("GET", "/plaintext", h_plaintext),
@@ -18,6 +31,8 @@ static const struct mr_route techempower_routes[] = {
     MR_ROUTE("GET", "/fortunes", h_fortunes),
     MR_ROUTE("GET", "/updates", h_updates),
     MR_ROUTE("POST", "/updates", h_updates),
+    MR_ROUTE("POST", "/rw/{id:int}", h_rw_put, .inputs = rw_put_inputs),
+    MR_ROUTE("GET", "/rw/{id:int}", h_rw_get, .inputs = rw_get_inputs),
 };
 
 /* The ids of an update are sorted and unique (world.c), so that concurrent workers lock rows
@@ -29,6 +44,11 @@ static const struct mr_statement techempower_statements[] = {
                       "UPDATE world SET randomnumber = v.r FROM unnest($1::int[], $2::int[]) "
                       "AS v(id, r) WHERE world.id = v.id",
                       true},
+    [MR_TE_RW_PUT] = {"rw_put",
+                      "INSERT INTO rw_demo (id, value) VALUES ($1, $2) ON CONFLICT (id) "
+                      "DO UPDATE SET value = EXCLUDED.value RETURNING id, value",
+                      true},
+    [MR_TE_RW_GET] = {"rw_get", "SELECT id, value FROM rw_demo WHERE id = $1", false},
 };
 
 /* handlers/templates/, compiled in by scripts/embed.py (build/gen/techempower_templates.c). */

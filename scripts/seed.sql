@@ -45,6 +45,13 @@ INSERT INTO fortune (id, message) VALUES
 ON CONFLICT (id) DO UPDATE SET message = EXCLUDED.message
     WHERE fortune.message IS DISTINCT FROM EXCLUDED.message;
 
+-- Read-your-writes, to see it work: POST /rw/{id} writes a row here, GET /rw/{id} reads it
+-- from a replica that has replayed the write (or the primary).
+CREATE TABLE IF NOT EXISTS rw_demo (
+    id    integer PRIMARY KEY,
+    value bigint NOT NULL
+);
+
 COMMIT;
 
 -- Fresh statistics so the first queries get index scans; a few milliseconds on 10k rows.
