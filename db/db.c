@@ -104,6 +104,18 @@ mr_db_deadline(struct mr_db *db, int64_t deadline_ms)
     db->deadline_ms = deadline_ms;
 }
 
+void
+mr_db_read_after(struct mr_db *db, uint64_t lsn)
+{
+    db->rw.floor = lsn;
+}
+
+uint64_t
+mr_db_committed(const struct mr_db *db)
+{
+    return db->rw.committed;
+}
+
 const struct mr_db_stats *
 mr_db_stats(const struct mr_db *db, int i)
 {

@@ -121,7 +121,7 @@ const char *mr_db_rows_text(const struct mr_rows *r, size_t row, int col, size_t
 /* Which backend a result came from: true for the primary, false for a replica. */
 bool mr_db_rows_primary(const struct mr_rows *r);
 
-/* ---- Read-your-writes (lsn.c) ----
+/* ---- Read-your-writes (positions as text: lsn.c; the statements: exec.c, run.c, route.c) ----
  * A WAL position is PostgreSQL's pg_lsn as a number; 0 means none. A call that commits (a
  * MR_DB_WRITE or MR_DB_TXN mr_db_run) reads pg_current_wal_insert_lsn() on the same
  * connection right after its COMMIT, in the same round trip; a read given a floor runs only

@@ -21,7 +21,7 @@
  * are prepared as "s0", "s1"... (their index): no application name can clash with these. */
 #define MR_DB__STMT_BEGIN "mr_begin"
 #define MR_DB__STMT_COMMIT "mr_commit"
-/* Read-your-writes (lsn.c): the WAL insert position (after a commit) and the replayed one. */
+/* Read-your-writes (exec.c): the WAL insert position (after a commit) and the replayed one. */
 #define MR_DB__STMT_LSN "mr_lsn"
 #define MR_DB__STMT_REPLAY "mr_replay"
 #define MR_DB__N_OWN 4
@@ -72,7 +72,7 @@ struct mr_db__conn {
     char sqlstate[MR_DB_SQLSTATE_LEN]; /* of the last server error; "" when none */
 };
 
-/* Read-your-writes state of the next mr_db_run (lsn.c, route.c, run.c). */
+/* Read-your-writes state of the next mr_db_run (db.c, route.c, run.c). */
 struct mr_db__rw {
     uint64_t floor;     /* reads must see this WAL position; 0: any replica (set per call) */
     uint64_t committed; /* the WAL insert position after the last call's commit; 0: none */
@@ -153,7 +153,7 @@ bool mr_db__is_fault_sqlstate(const char *state);
 MR_MUST_CHECK int mr_db__get_int8(const PGresult *r, int row, int col, int64_t *out);
 MR_MUST_CHECK int mr_db__get_bool(const PGresult *r, int row, int col, bool *out);
 
-/* lsn.c: sends stmt (MR_DB__STMT_LSN or MR_DB__STMT_REPLAY) into the pipeline, and reads
+/* exec.c: sends stmt (MR_DB__STMT_LSN or MR_DB__STMT_REPLAY) into the pipeline, and reads
  * its answer: a position, 0 for NULL (the replay position of a server not in recovery). */
 MR_MUST_CHECK int mr_db__lsn_send(struct mr_db__conn *c, const char *stmt, struct mr_err *err);
 MR_MUST_CHECK int mr_db__lsn_read(struct mr_db__conn *c, int64_t deadline_ms, uint64_t *out,
