@@ -5,13 +5,17 @@ replayed. With replay paused on the replica (pg_wal_replay_pause(), as postgres)
 the token sees the new value from the primary while one without it sees the old value from
 the replica; after pg_wal_replay_resume() the token's GETs go back to the replica. Replay is
 resumed in tearDown whatever happened. Also: a malformed header is a 400, a malformed cookie
-is ignored (with a log line), a missing row is a 404 and a bad `value` a 400."""
+is ignored (with a log line), a missing row is a 404 and a bad `value` a 400.
+
+DirectAsk freezes the prober (health.interval_ms = 600000, for that class only) so that its view
+is always older than a fresh token: then the replica itself is asked, ahead of the reads and
+in the same round trip, which /metrics shows as exactly two statements on the replica."""
 import json
 import random
 import time
 
 from lib import backends as be
-from lib import http, procs
+from lib import http, metrics, procs, stack
 from lib.base import StackTestCase
 
 
@@ -177,6 +181,61 @@ class ReadYourWrites(StackTestCase):
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.assert_invalid_value(r)  # value is required
         self.assertEqual(get(self.row).status, 404)  # nothing was written
+
+
+class DirectAsk(StackTestCase):
+    @classmethod
+    def setUpClass(cls):
+        stack.restart_millrace("health = { interval_ms = 600000; };")
+
+    @classmethod
+    def tearDownClass(cls):
+        stack.restart_millrace("")
+
+    def setUp(self):
+        super().setUp()
+        self.paused = False
+        self.row = random.randint(10**8, 2**31 - 1)
+
+    def tearDown(self):
+        try:
+            if self.paused:
+                be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
+        finally:
+            super().tearDown()
+
+    def token_read(self, token):
+        """GET with the token; returns (value, from, statements on the replica, on the
+        primary), counted by /metrics around it."""
+        m0 = metrics.values()
+        r = get(self.row, token=token)
+        m1 = metrics.values()
+        self.assertEqual(r.status, 200, r)
+        doc = json.loads(r.body)
+        return (doc["value"], doc["from"], m1[metrics.REPLICA_Q] - m0[metrics.REPLICA_Q],
+                m1[metrics.PRIMARY_Q] - m0[metrics.PRIMARY_Q])
+
+    def post_token(self, value):
+        r = post(self.row, value)
+        self.assertEqual(r.status, 200, r)
+        return json.loads(r.body)["token"]
+
+    def test_replica_asked_in_the_reads_round_trip_when_the_prober_cannot_know(self):
+        token = self.post_token(1)
+        be.wait_replica_caught_up()
+        # The replica has the write; only asking it can tell: the guard and the read, one
+        # pipeline on the replica, nothing on the primary.
+        self.assertEqual(self.token_read(token), (1, "replica", 2, 0))
+
+        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
+        self.paused = True
+        token = self.post_token(2)
+        # Asked, short of the token: its read is dropped and the primary answers.
+        self.assertEqual(self.token_read(token), (2, "primary", 2, 1))
+        be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
+        self.paused = False
+        be.wait_replica_caught_up()
+        self.assertEqual(self.token_read(token), (2, "replica", 2, 0))
 
 
 if __name__ == "__main__":
