@@ -45,6 +45,13 @@ build_stmts(struct mr_db *db, const struct mr_db_stmt *stmts, int n, struct mr_e
     db->stmts[4] = (struct mr_db__stmt){MR_DB__STMT_TXN_TIMEOUT,
                                         "SELECT set_config('statement_timeout', $1, true)",
                                         "statement_timeout", -1, 0};
+    /* lsn.c: read-your-writes. Prepared on every role (each answers on the one it is for). */
+    db->stmts[5] =
+        (struct mr_db__stmt){MR_DB__STMT_LSN, "SELECT (pg_current_wal_insert_lsn() - '0/0')::int8",
+                             "WAL position", -1, 1};
+    db->stmts[6] =
+        (struct mr_db__stmt){MR_DB__STMT_REPLAY, "SELECT (pg_last_wal_replay_lsn() - '0/0')::int8",
+                             "replay position", -1, 1};
     for (int i = 0; i < n; i++) {
         if (stmts[i].name == NULL || stmts[i].sql == NULL)
             return mr_err_set(err, -EINVAL, "db: statement %d has no name or no SQL", i);
@@ -75,6 +82,7 @@ mr_db_open(const struct mr_db_cfg *cfg, struct mr_db_health health, const struct
     for (int i = 0; i < db->n_conns; i++)
         db->conns[i].stats = &db->stats[i];
     rc = mr_db__conns_init(db->conns, cfg, health.slots, db->stmts, db->n_stmts, false, err);
+    db->conns[0].is_primary = true;
     if (rc != 0) {
         db->n_conns = 0; /* finished already */
         mr_db_close(&db);
@@ -101,6 +109,18 @@ void
 mr_db_deadline(struct mr_db *db, int64_t deadline_ms)
 {
     db->deadline_ms = deadline_ms;
+}
+
+void
+mr_db_read_after(struct mr_db *db, uint64_t lsn)
+{
+    db->rw.floor = lsn;
+}
+
+uint64_t
+mr_db_committed(const struct mr_db *db)
+{
+    return db->rw.committed;
 }
 
 const struct mr_db_stats *

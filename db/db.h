@@ -147,6 +147,33 @@ MR_MUST_CHECK int mr_db_rows_int(const struct mr_rows *r, size_t row, int col, l
  * range, or the arena is full. *len (if not NULL) is its length, 0 with NULL. */
 const char *mr_db_rows_text(const struct mr_rows *r, size_t row, int col, size_t *len);
 
+/* Which backend a result came from: true for the primary, false for a replica. */
+bool mr_db_rows_primary(const struct mr_rows *r);
+
+/* ---- Read-your-writes (positions as text: lsn.c; the statements: exec.c, run.c, route.c) ----
+ * A WAL position is PostgreSQL's pg_lsn as a number; 0 means none. A call that commits (a
+ * MR_DB_WRITE or MR_DB_TXN mr_db_run) reads pg_current_wal_insert_lsn() on the same
+ * connection right after its COMMIT, in the same round trip; a read given a floor runs only
+ * where that position has been replayed (route.c). */
+
+/* The longest text of a position ("FFFFFFFF/FFFFFFFF") and its NUL. */
+#define MR_DB_LSN_LEN 18
+
+/* Parses s[0..len) as pg_lsn's text: 1 to 8 hex digits, '/', 1 to 8 hex digits, nothing
+ * else (no spaces, no sign). Returns 0 with *out set, or -EINVAL. */
+MR_MUST_CHECK int mr_db_lsn_parse(const char *s, size_t len, uint64_t *out);
+/* Writes lsn as pg_lsn's text ("16/B374D848", upper case) into buf; returns its length, 0
+ * when size is too small (MR_DB_LSN_LEN always suffices). */
+size_t mr_db_lsn_format(uint64_t lsn, char *buf, size_t size);
+/* The next mr_db_run's reads must see WAL position lsn (a token the client presented, or a
+ * commit of the same request): only a replica that has replayed it runs them, else the
+ * primary. 0: no floor. Applies to that one call (mr_db_run clears it). */
+void mr_db_read_after(struct mr_db *db, uint64_t lsn);
+/* The WAL insert position read right after the last mr_db_run's commit: the token of that
+ * write. 0 when that call did not commit (a read, a failure) or the position could not be
+ * read after the commit (the commit stands). */
+uint64_t mr_db_committed(const struct mr_db *db);
+
 /* Checks that every statement prepares on the primary, on a connection of its own, bounded
  * by connect_timeout_ms and then query_timeout_ms. Returns 0; -EINVAL when the server
  * refused a statement, with err as `statement "name": reason (sqlstate S)`; or
@@ -171,9 +198,9 @@ int mr_db_probe_count(const struct mr_db_probe *p);
 /* Probes backend i: connects if needed (bounded by connect_timeout_ms), then one statement
  * (query_timeout_ms). On the primary it samples pg_current_wal_lsn(); on a replica it reads
  * pg_last_wal_replay_lsn() and writes lag_bytes/lag_ms into slot i, measured against the
- * primary's samples, so probe 0 first in each round. Returns 0 when the backend is usable in
- * its role, else -ECONNREFUSED/-ETIMEDOUT/-EIO with the reason in err (a primary in recovery
- * or a promoted replica is not usable). Logs nothing. */
+ * primary's samples, so probe 0 first in each round; either position goes to slot i's wal_lsn.
+ * Returns 0 when the backend is usable in its role, else -ECONNREFUSED/-ETIMEDOUT/-EIO with the
+ * reason in err (a primary in recovery or a promoted replica is not usable). Logs nothing. */
 MR_MUST_CHECK int mr_db_probe_backend(struct mr_db_probe *p, int i, struct mr_err *err);
 void mr_db_probe_close(struct mr_db_probe **p);
 

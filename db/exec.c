@@ -276,6 +276,38 @@ mr_db__pipeline_exit(struct mr_db__conn *c, int64_t deadline_ms, int rc, struct 
     return rc != 0 ? rc : r;
 }
 
+/* Read-your-writes: db/'s two position statements (db.c prepares them). Why the insert
+ * position after a commit and not pg_current_wal_lsn(): that is the position written out to
+ * the kernel, and with synchronous_commit = off (the local stack) a commit record may sit in
+ * the WAL buffers past it for up to wal_writer_delay. The insert position, read after the
+ * COMMIT on the same connection, is at or past the end of the commit record (other sessions'
+ * records may follow it: the token is then a little late, never early). Both answer one int8
+ * in binary (LSN - '0/0', exact: real positions are far below 2^63); the replay position is
+ * NULL on a server not in recovery. */
+int
+mr_db__lsn_send(struct mr_db__conn *c, const char *stmt, struct mr_err *err)
+{
+    return mr_db__send(c, stmt, 0, NULL, NULL, NULL, 1, err);
+}
+
+int
+mr_db__lsn_read(struct mr_db__conn *c, int64_t deadline_ms, uint64_t *out, struct mr_err *err)
+{
+    PGresult *r = NULL;
+    int rc = mr_db__result(c, deadline_ms, PGRES_TUPLES_OK, &r, err);
+    int64_t v = 0;
+    if (rc == 0) {
+        int g = mr_db__get_int8(r, 0, 0, &v);
+        if (g == -ENODATA || (g == 0 && v < 0))
+            v = 0; /* not in recovery (replay), or a position we cannot hold: none */
+        else if (g != 0)
+            rc = mr_err_set(err, -EIO, "malformed WAL position row");
+    }
+    PQclear(r);
+    *out = rc == 0 ? (uint64_t)v : 0;
+    return rc;
+}
+
 /* Binary-format column readers: each checks NULL, format and width, never trusts them. */
 static const char *
 column(const PGresult *r, int row, int col, int width)

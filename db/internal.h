@@ -24,7 +24,10 @@
 #define MR_DB__STMT_BEGIN_RR "mr_begin_rr"
 #define MR_DB__STMT_BEGIN_SER "mr_begin_ser"
 #define MR_DB__STMT_TXN_TIMEOUT "mr_txn_timeout" /* $1: statement_timeout for the transaction */
-#define MR_DB__N_OWN 5
+/* Read-your-writes (exec.c): the WAL insert position (after a commit) and the replayed one. */
+#define MR_DB__STMT_LSN "mr_lsn"
+#define MR_DB__STMT_REPLAY "mr_replay"
+#define MR_DB__N_OWN 7
 
 /* A statement a connection prepares. n_params is learned from the server when it is
  * prepared (the same on every backend), -1 before; a call with another count is refused
@@ -45,6 +48,8 @@ MR_MUST_CHECK int mr_db__rows_copy(struct mr_arena *arena, const PGresult *res,
 
 /* Whether every column of a statement described by r may come back in binary (rows.c). */
 bool mr_db__binary_ok(const PGresult *r);
+/* Marks a copied result as the primary's or a replica's (millrace.h's mr_rows_source). */
+void mr_db__rows_from(struct mr_rows *r, bool is_primary);
 
 /* One libpq connection and its reconnect state. `pg` is NULL while closed; a closed
  * connection whose policy is waiting is in backoff and is not tried. */
@@ -63,9 +68,19 @@ struct mr_db__conn {
     int query_timeout_ms;
     struct mr_backend_policy policy; /* backoff and breaker reports; a probe's has neither */
     int syncs;                       /* pipeline syncs sent whose PGRES_PIPELINE_SYNC is unread */
-    bool is_broken; /* transport failed or timed out: close it when the call ends */
-    bool is_fault;  /* the last failure indicts the backend (feeds the breaker) */
+    bool is_broken;      /* transport failed or timed out: close it when the call ends */
+    bool is_fault;       /* the last failure indicts the backend (feeds the breaker) */
+    bool is_primary;     /* conns[0]: results are marked as the primary's (rows.c) */
+    uint64_t replay_lsn; /* a replica's replayed position as this worker last asked it */
     char sqlstate[MR_DB_SQLSTATE_LEN]; /* of the last server error; "" when none */
+};
+
+/* Read-your-writes state of the next mr_db_run (db.c, route.c, run.c). */
+struct mr_db__rw {
+    uint64_t floor;     /* reads must see this WAL position; 0: any replica (set per call) */
+    uint64_t committed; /* the WAL insert position after the last call's commit; 0: none */
+    bool ask;           /* this attempt sends the replay guard ahead of the reads */
+    bool behind;        /* the guard said the replica has not replayed floor: results void */
 };
 
 /* An attempt's work on a ready connection; returns 0 or -ERRNO with err set. */
@@ -87,6 +102,7 @@ struct mr_db {
     char (*names)[16];
     char sqlstate[MR_DB_SQLSTATE_LEN]; /* of the last attempt (route.c) */
     bool in_txn; /* a mr_db_txn callback runs: the primary's connection is taken (txn.c) */
+    struct mr_db__rw rw;
 };
 
 /* min(now + timeout_ms, limit_ms), where limit_ms 0 means no limit. */
@@ -149,11 +165,21 @@ MR_MUST_CHECK int mr_db__commit_read(struct mr_db__conn *c, int64_t deadline_ms,
 
 /* txn.c: the prepared BEGIN of a MR_DB_TXN* mode (its isolation level). */
 const char *mr_db__begin_stmt(enum mr_db_mode mode);
+/* exec.c: sends stmt (MR_DB__STMT_LSN or MR_DB__STMT_REPLAY) into the pipeline, and reads
+ * its answer: a position, 0 for NULL (the replay position of a server not in recovery). */
+MR_MUST_CHECK int mr_db__lsn_send(struct mr_db__conn *c, const char *stmt, struct mr_err *err);
+MR_MUST_CHECK int mr_db__lsn_read(struct mr_db__conn *c, int64_t deadline_ms, uint64_t *out,
+                                  struct mr_err *err);
 
 /* route.c: run fn on a replica (round-robin, lag-checked), then the primary; or on the
  * primary only. Both report to the breaker and the counters. */
 MR_MUST_CHECK int mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err);
 MR_MUST_CHECK int mr_db__write(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err);
+/* A read that must see db->rw.floor: a replica known to have replayed it (the prober's view
+ * or this worker's last ask), else, when the prober's view predates the token, one replica
+ * asked with the guard (db->rw.ask) in the same round trip, else the primary. */
+MR_MUST_CHECK int mr_db__read_after(struct mr_db *db, mr_db__run_fn fn, void *arg,
+                                    struct mr_err *err);
 
 /* Whether replica i (1..n_replicas) may take a read now: lag within max_replica_lag_ms (unless
  * ignore_lag), not in reconnect backoff, breaker routable. The breaker is asked last: it may

@@ -149,6 +149,9 @@ mr_db_probe_backend(struct mr_db_probe *p, int i, struct mr_err *err)
     if (rc != 0)
         return rc;
     int64_t lag_ms, lag_bytes;
+    /* For read-your-writes (route.c): the primary's position says whether this round's
+     * replica positions were read after a token's commit. */
+    atomic_store_explicit(&p->health.slots[i].wal_lsn, (uint_fast64_t)pr.lsn, memory_order_relaxed);
     if (i == 0) {
         ring_push(p, mr_clock_ms(), pr.lsn);
     } else if (ring_lag(p, mr_clock_ms(), pr.lsn, &lag_ms, &lag_bytes)) {

@@ -181,6 +181,90 @@ mr_db__read(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
     return attempt(db, i, fn, arg, err);
 }
 
+/* Read-your-writes: a replica serves a token's read only when it has replayed the token.
+ * What this worker knows of a replica's position: the prober's (every health interval) or its
+ * own last guard's answer, whichever is further. */
+static bool
+replica_reached(struct mr_db *db, int i, uint64_t lsn)
+{
+    uint64_t seen = atomic_load_explicit(&db->conns[i].slot->wal_lsn, memory_order_relaxed);
+    return seen >= lsn || db->conns[i].replay_lsn >= lsn;
+}
+
+struct reached_arg {
+    struct mr_db *db;
+    int64_t now_ms;
+};
+
+static bool
+reached_usable(void *arg, int i)
+{
+    struct reached_arg *a = arg;
+    return replica_reached(a->db, i, a->db->rw.floor) &&
+           mr_db__replica_usable(a->db, i, a->now_ms, false);
+}
+
+/* The prober read the replicas' positions after the primary's in each round: once that is at
+ * or past the token, the token's commit came before, and a replica not at the token then is
+ * really behind; asking it again would only cost a wasted read. Before that (a token younger
+ * than the last round, the usual case for the read right after a write) the prober cannot
+ * know, so the replica itself is asked. */
+static bool
+prober_predates(const struct mr_db *db, uint64_t lsn)
+{
+    return atomic_load_explicit(&db->conns[0].slot->wal_lsn, memory_order_relaxed) < lsn;
+}
+
+/* The guard rides in the same pipeline as the reads, ahead of them, so a replica that has
+ * caught up costs no extra round trip; one that has not runs reads whose results are dropped
+ * (cheaper, for the reads a web request makes, than a round trip more for every token read,
+ * and no error in the server's log as a failing guard would leave). */
+static int
+ask_replica(struct mr_db *db, int i, mr_db__run_fn fn, void *arg, struct mr_err *err)
+{
+    db->rw.ask = true;
+    db->rw.behind = false;
+    int rc = attempt(db, i, fn, arg, err);
+    db->rw.ask = false;
+    return rc;
+}
+
+int
+mr_db__read_after(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
+{
+    unsigned tried = 0;
+    int rc = 0;
+    struct reached_arg ra = {db, mr_clock_ms()};
+    int i = mr_db__next_replica(db->cfg->n_replicas, &db->next_replica, tried, reached_usable, &ra);
+    if (i >= 0) {
+        tried |= 1u << i;
+        rc = attempt(db, i, fn, arg, err);
+        if (rc == 0 || !is_retryable(db, rc))
+            return rc;
+    }
+    if (prober_predates(db, db->rw.floor) && !deadline_passed(db) &&
+        (i = pick_replica(db, tried, mr_clock_ms(), false)) >= 0) {
+        rc = ask_replica(db, i, fn, arg, err);
+        bool behind = db->rw.behind;
+        db->rw.behind = false;
+        if (rc == 0 && !behind)
+            return 0;
+        if (rc != 0 && !is_retryable(db, rc))
+            return rc;
+        rc = behind ? 0 : rc;
+    }
+    /* The primary has every commit. Also when reads_fallback_to_primary is off: these are the
+     * reads no replica can answer correctly yet. Never a replica short of the token, even with
+     * the primary down: the caller asked to see its write. */
+    if (deadline_passed(db))
+        return rc != 0 ? rc : mr_err_set(err, -ETIMEDOUT, "deadline passed");
+    struct mr_err why;
+    int prc = primary_usable(db, rc != 0 ? &why : err);
+    if (prc != 0)
+        return rc != 0 ? rc : prc;
+    return attempt(db, 0, fn, arg, err);
+}
+
 int
 mr_db__write(struct mr_db *db, mr_db__run_fn fn, void *arg, struct mr_err *err)
 {

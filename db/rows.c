@@ -42,6 +42,7 @@ struct mr_rows {
     size_t n_rows;
     int n_cols;
     long long affected;
+    bool is_primary;        /* which backend answered (run.c marks it) */
     struct mr_arena *arena; /* for the text form of a binary value */
     const struct rows_col *cols;
     const struct rows_value *values; /* row-major, n_rows * n_cols */
@@ -122,6 +123,18 @@ mr_db__binary_ok(const PGresult *r)
         }
     }
     return true;
+}
+
+void
+mr_db__rows_from(struct mr_rows *r, bool is_primary)
+{
+    r->is_primary = is_primary;
+}
+
+bool
+mr_db_rows_primary(const struct mr_rows *r)
+{
+    return r->is_primary;
 }
 
 size_t

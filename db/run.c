@@ -22,6 +22,7 @@ struct run_job {
     int n;
     struct mr_arena *arena;
     struct mr_rows **out;
+    struct mr_db__rw *rw; /* the handle's: the floor's guard, the commit's position */
 };
 
 /* Reads a result of `want` status and clears it. */
@@ -67,11 +68,19 @@ check_params(const struct run_job *job, struct mr_err *err)
     return 0;
 }
 
+/* Everything of the call up to its last sync: [the replay guard,] [BEGIN,] the statements,
+ * and for a write what reads the commit's WAL position after it. A MR_DB_WRITE commits at the
+ * pipeline's sync (the implicit transaction), so its position is asked after a first sync;
+ * a MR_DB_TXN commits at its COMMIT, so after that. Either way, one round trip. */
 static int
-send_all(struct mr_db__conn *c, const struct run_job *job, struct mr_err *err)
+send_all(struct mr_db__conn *c, const struct run_job *job, int64_t deadline_ms, struct mr_err *err)
 {
     bool txn = job->mode >= MR_DB_TXN;
-    int rc = txn ? mr_db__send(c, mr_db__begin_stmt(job->mode), 0, NULL, NULL, NULL, 0, err) : 0;
+    int rc = 0;
+    if (job->mode == MR_DB_READ && job->rw->ask)
+        rc = mr_db__lsn_send(c, MR_DB__STMT_REPLAY, err);
+    if (rc == 0 && txn)
+        rc = mr_db__send(c, mr_db__begin_stmt(job->mode), 0, NULL, NULL, NULL, 0, err);
     for (int i = 0; rc == 0 && i < job->n; i++) {
         const struct mr_db_call *k = &job->calls[i];
         /* libpq copies the values into its output buffer here. */
@@ -80,7 +89,40 @@ send_all(struct mr_db__conn *c, const struct run_job *job, struct mr_err *err)
     }
     if (rc == 0 && txn)
         rc = mr_db__commit_send(c, err);
+    if (rc == 0 && job->mode == MR_DB_WRITE)
+        rc = mr_db__sync(c, deadline_ms, err);
+    if (rc == 0 && job->mode != MR_DB_READ)
+        rc = mr_db__lsn_send(c, MR_DB__STMT_LSN, err);
+    if (rc == 0)
+        rc = mr_db__sync(c, deadline_ms, err);
     return rc;
+}
+
+/* The guard's answer: whether this replica has replayed the floor. When not, the reads that
+ * follow in the pipeline are left unread (pipeline_exit drains them) and the caller tries the
+ * primary. The position is kept for this worker's next token reads (route.c). */
+static int
+read_guard(struct mr_db__conn *c, const struct run_job *job, int64_t deadline_ms,
+           struct mr_err *err)
+{
+    uint64_t replayed = 0;
+    int rc = mr_db__lsn_read(c, deadline_ms, &replayed, err);
+    if (rc == 0 && replayed > c->replay_lsn)
+        c->replay_lsn = replayed;
+    if (rc == 0)
+        job->rw->behind = replayed < job->rw->floor;
+    return rc;
+}
+
+/* After the commit: its WAL position, the write's token. The commit stands whatever happens
+ * here; a failure (the connection lost in between) only leaves the write without a token. */
+static void
+read_commit_lsn(struct mr_db__conn *c, const struct run_job *job, int64_t deadline_ms)
+{
+    struct mr_err scratch;
+    uint64_t lsn = 0;
+    if (mr_db__lsn_read(c, deadline_ms, &lsn, &scratch) == 0)
+        job->rw->committed = lsn;
 }
 
 /* [BEGIN,] the statements, [COMMIT,] sync: one round trip, and for MR_DB_TXN* one
@@ -91,14 +133,17 @@ run_pipeline(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_er
 {
     struct run_job *job = arg;
     bool txn = job->mode >= MR_DB_TXN;
+    bool committed = false;
     int rc = check_params(job, err);
     if (rc != 0)
         return rc;
     rc = mr_db__pipeline_enter(c, err);
     if (rc == 0)
-        rc = send_all(c, job, err);
-    if (rc == 0)
-        rc = mr_db__sync(c, deadline_ms, err);
+        rc = send_all(c, job, deadline_ms, err);
+    if (rc == 0 && job->mode == MR_DB_READ && job->rw->ask)
+        rc = read_guard(c, job, deadline_ms, err);
+    if (job->rw->behind)
+        return mr_db__pipeline_exit(c, deadline_ms, rc, err);
     if (rc == 0 && txn)
         rc = expect(c, deadline_ms, PGRES_COMMAND_OK, err);
     for (int i = 0; rc == 0 && i < job->n; i++) {
@@ -107,6 +152,8 @@ run_pipeline(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_er
         if (rc == 0) {
             rc = mr_db__rows_copy(job->arena, r, &job->out[i], err);
             PQclear(r);
+            if (rc == 0)
+                mr_db__rows_from(job->out[i], c->is_primary);
         } else if (c->sqlstate[0] != '\0' && err != NULL) {
             struct mr_err why = *err;
             (void)mr_err_set(err, rc, "statement \"%s\": %s",
@@ -115,7 +162,15 @@ run_pipeline(struct mr_db__conn *c, void *arg, int64_t deadline_ms, struct mr_er
     }
     if (rc == 0 && txn)
         rc = mr_db__commit_read(c, deadline_ms, err);
-    return mr_db__pipeline_exit(c, deadline_ms, rc, err);
+    /* The implicit transaction of a MR_DB_WRITE commits at the first sync: its result says
+     * so (an error there, a deferred constraint say, is the statement's failure). */
+    if (rc == 0 && job->mode == MR_DB_WRITE)
+        rc = expect(c, deadline_ms, PGRES_PIPELINE_SYNC, err);
+    committed = rc == 0 && job->mode != MR_DB_READ;
+    if (committed)
+        read_commit_lsn(c, job, deadline_ms);
+    rc = mr_db__pipeline_exit(c, deadline_ms, rc, err);
+    return committed ? 0 : rc; /* a cleanup's failure cannot undo the commit */
 }
 
 /* Refuses a statement index the application did not declare. */
@@ -141,14 +196,25 @@ mr_db_run(struct mr_db *db, enum mr_db_mode mode, const struct mr_db_call *calls
     db->sqlstate[0] = '\0';
     if (sqlstate != NULL)
         sqlstate[0] = '\0';
+    /* The floor is this call's only (lsn.c); the commit position is this call's own. */
+    uint64_t floor = db->rw.floor;
+    db->rw = (struct mr_db__rw){.floor = 0};
     int rc = n < 0 ? mr_err_set(err, -EINVAL, "%d calls", n) : check_calls(db, calls, n, err);
-    if (rc == 0 && db->in_txn) /* the primary's connection is inside the callback's BEGIN */
+    if (rc == 0 && n > 0 && db->in_txn) /* the primary's connection is in the callback's BEGIN */
         rc = mr_err_set(err, -EINVAL, "inside a transaction: run statements with mr_txn_run");
     if (rc != 0 || n == 0)
         return rc;
-    struct run_job job = {mode, db->stmts, calls, n, arena, out};
-    rc = mode == MR_DB_READ ? mr_db__read(db, run_pipeline, &job, err)
-                            : mr_db__write(db, run_pipeline, &job, err);
+    struct run_job job = {mode, db->stmts, calls, n, arena, out, &db->rw};
+    db->rw.floor = mode == MR_DB_READ ? floor : 0;
+    if (mode != MR_DB_READ)
+        rc = mr_db__write(db, run_pipeline, &job, err);
+    else if (floor != 0)
+        rc = mr_db__read_after(db, run_pipeline, &job, err);
+    else
+        rc = mr_db__read(db, run_pipeline, &job, err);
+    db->rw.floor = 0;
+    db->rw.ask = false;
+    db->rw.behind = false;
     if (rc != 0 && sqlstate != NULL)
         memcpy(sqlstate, db->sqlstate, MR_DB_SQLSTATE_LEN);
     return rc;

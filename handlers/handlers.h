@@ -22,6 +22,8 @@ enum mr_te_stmt {
     MR_TE_TEST_LOCK,   /* $1 key: waits for a shared advisory lock, held to the transaction's end */
     MR_TE_TEST_SLEEP,  /* $1 seconds */
 #endif
+    MR_TE_RW_PUT,   /* $1 id, $2 value: upsert into rw_demo, returning id, value */
+    MR_TE_RW_GET,   /* $1 id: id, value */
 };
 
 /* The built-in application (the TechEmpower set), and millrace's own routes, served beside
@@ -40,6 +42,10 @@ int h_db(struct mr_ctx *ctx);
 int h_queries(struct mr_ctx *ctx);
 int h_cached_queries(struct mr_ctx *ctx);
 int h_updates(struct mr_ctx *ctx);
+
+/* rw.c: POST and GET /rw/{id:int}, read-your-writes to see */
+int h_rw_put(struct mr_ctx *ctx);
+int h_rw_get(struct mr_ctx *ctx);
 
 /* fortunes.c */
 int h_fortunes(struct mr_ctx *ctx);

@@ -3,11 +3,24 @@
  * when the config names no module; the operations endpoints are millrace's own and are
  * served beside every application. A row's index in the served table (the application's
  * rows first) is its route id in the scoreboard's per-route counters. */
+#include <stdint.h>
+
 #include "handlers/handlers.h"
 
 #ifndef MR_VERSION
 #define MR_VERSION "0.1.0"
 #endif
+
+/* rw_demo's columns: id integer, value bigint (any long long). */
+static const struct mr_input rw_put_inputs[] = {
+    MR_IN_INT("id", MR_FROM_PATH, INT32_MIN, INT32_MAX, MR_REQUIRED),
+    MR_IN_INT("value", MR_FROM_FORM, 0, 0, MR_REQUIRED),
+    MR_IN_END,
+};
+static const struct mr_input rw_get_inputs[] = {
+    MR_IN_INT("id", MR_FROM_PATH, INT32_MIN, INT32_MAX, MR_REQUIRED),
+    MR_IN_END,
+};
 
 static const struct mr_route techempower_routes[] = {
     MR_ROUTE("GET", "/plaintext", h_plaintext),
@@ -24,6 +37,8 @@ static const struct mr_route techempower_routes[] = {
     MR_ROUTE("POST", "/test/txn/insert", h_test_txn_insert),
     MR_ROUTE("POST", "/test/txn/pair", h_test_txn_pair),
 #endif
+    MR_ROUTE("POST", "/rw/{id:int}", h_rw_put, .inputs = rw_put_inputs),
+    MR_ROUTE("GET", "/rw/{id:int}", h_rw_get, .inputs = rw_get_inputs),
 };
 
 /* The ids of an update are sorted and unique (world.c), so that concurrent workers lock rows
@@ -46,6 +61,11 @@ static const struct mr_statement techempower_statements[] = {
     [MR_TE_TEST_LOCK] = {"test_lock", "SELECT pg_advisory_xact_lock_shared($1::bigint)", false},
     [MR_TE_TEST_SLEEP] = {"test_sleep", "SELECT pg_sleep($1::float8)", false},
 #endif
+    [MR_TE_RW_PUT] = {"rw_put",
+                      "INSERT INTO rw_demo (id, value) VALUES ($1, $2) ON CONFLICT (id) "
+                      "DO UPDATE SET value = EXCLUDED.value RETURNING id, value",
+                      true},
+    [MR_TE_RW_GET] = {"rw_get", "SELECT id, value FROM rw_demo WHERE id = $1", false},
 };
 
 /* handlers/templates/, compiled in by scripts/embed.py (build/gen/techempower_templates.c). */

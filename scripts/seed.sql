@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS txn_test (
     parent bigint REFERENCES txn_test (id) ON DELETE CASCADE
 );
 
+-- Read-your-writes, to see it work: POST /rw/{id} writes a row here, GET /rw/{id} reads it
+-- from a replica that has replayed the write (or the primary).
+CREATE TABLE IF NOT EXISTS rw_demo (
+    id    integer PRIMARY KEY,
+    value bigint NOT NULL
+);
+
 COMMIT;
 
 -- Fresh statistics so the first queries get index scans; a few milliseconds on 10k rows.

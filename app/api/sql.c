@@ -14,6 +14,7 @@
 #include "app/include/millrace.h"
 #include "app/lib/clock.h"
 #include "app/serve/ctx.h"
+#include "app/serve/token.h"
 
 #define BATCH_FIRST_CAP 8
 
@@ -76,7 +77,13 @@ run(struct mr_ctx *ctx, enum mr_db_mode mode, const struct mr_db_call *calls, in
     struct mr_err err;
     char sqlstate[MR_DB_SQLSTATE_LEN];
     int64_t t0 = mr_clock_us();
+    /* Read-your-writes: a read sees the token presented and this request's own commits; a
+     * commit raises the response's token. */
+    if (mode == MR_DB_READ)
+        mr_db_read_after(ctx->db, mr_token_floor(ctx));
     int rc = mr_db_run(ctx->db, mode, calls, n, ctx->arena, out, sqlstate, &err);
+    if (rc == 0 && mode != MR_DB_READ)
+        mr_token_committed(ctx, mr_db_committed(ctx->db));
     ctx->backend_us += mr_clock_us() - t0;
     return rc == 0 ? 0 : failed(ctx, mr_api__sql_status(rc, sqlstate), &err);
 }
@@ -194,6 +201,20 @@ mr_batch_commit(struct mr_batch *b, struct mr_rows **out)
         return 500;
     int rc = batch_check(b, false, out);
     return rc != 0 ? rc : mr_api__batch_commit(b, out);
+}
+
+const char *
+mr_rows_source(const struct mr_rows *r)
+{
+    if (r == NULL)
+        return NULL;
+    return mr_db_rows_primary(r) ? "primary" : "replica";
+}
+
+const char *
+mr_token(struct mr_ctx *ctx)
+{
+    return mr_token_text(ctx);
 }
 
 size_t

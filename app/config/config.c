@@ -144,6 +144,10 @@ static const struct spec specs[] = {
     INT("db.txn_retry_backoff_ms", db.txn_retry_backoff_ms, 5, 0, 1000,
         "Wait before the first re-run, doubled for each next one; each wait is uniform "
         "between half of it and all of it, so that colliding requests part."),
+    INT("db.token_max_age_ms", token_max_age_ms, 30000, 1000, MS_DAY,
+        "Read-your-writes: Max-Age of the millrace_token cookie a write sets (rounded up to "
+        "seconds). Reads presenting it go only to a replica that has replayed that write. "
+        "Keep it above max_replica_lag_ms plus a few health intervals."),
     STR("cache.host", cache.host, "127.0.0.1", "Redis host, or a unix socket path."),
     INT("cache.port", cache.port, 6379, 1, 65535, "Redis port."),
     INT("cache.connect_timeout_ms", cache.connect_timeout_ms, 200, 1, 600000, "Connect timeout."),

@@ -70,6 +70,9 @@ struct mr_cfg {
     int arena_max_bytes;
     int shed_queue_depth;
 
+    /* read-your-writes: how long the millrace_token cookie lives (app/serve/token.c) */
+    int token_max_age_ms;
+
     /* logging */
     char *log_level_str;
     int log_level;

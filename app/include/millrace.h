@@ -523,6 +523,22 @@ MR_API bool mr_rows_bool(const struct mr_rows *r, size_t row, int col);
  * NULL, out of range, or not a number. */
 MR_API double mr_rows_float(const struct mr_rows *r, size_t row, int col);
 
+/* Read-your-writes, without a timer: every call that commits (mr_sql_write, mr_batch_commit)
+ * also reads the commit's WAL position on the same connection, in the same round trip, and the
+ * response carries it as a token: the header `X-Millrace-Token: 0/16B3748` and the cookie
+ * millrace_token (HttpOnly, SameSite=Lax, Path=/, Secure under HTTPS, Max-Age from
+ * db.token_max_age_ms). A request presenting the token (the header wins over the cookie) has
+ * its reads run only on a replica that has replayed that position, else on the primary; so do
+ * the reads after a commit in the same request. Without a token, reads go as above. A
+ * malformed X-Millrace-Token header answers 400 before the handler runs; a malformed cookie
+ * is ignored (and logged). Nothing for a handler to do but, when it wants to: */
+
+/* Where a result was read: "primary" or "replica" (NULL for a NULL r). */
+MR_API const char *mr_rows_source(const struct mr_rows *r);
+/* The token of this request's commits so far (the text the response will carry, in the
+ * arena), or NULL when nothing has committed. */
+MR_API const char *mr_token(struct mr_ctx *ctx);
+
 /* ---- Memory, randomness, logging ------------------------------------------------------ */
 
 /* n bytes from the request arena (aligned for any type, not zeroed), or NULL past the

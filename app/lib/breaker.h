@@ -28,6 +28,8 @@ struct mr_backend_slot {
     atomic_int_fast64_t lag_bytes;   /* prober, replicas: primary WAL LSN - replay LSN */
     atomic_int_fast64_t lag_ms;      /* prober, replicas: time since the primary was where the
                                         replica is now; 0 when caught up */
+    atomic_uint_fast64_t wal_lsn;    /* prober: the primary's WAL position, a replica's replayed
+                                        one, at the last good probe; 0 unknown (read-your-writes) */
     atomic_int_fast64_t probed_ms;   /* prober: monotonic time of the last probe */
     atomic_int_fast64_t up_since_ms; /* prober: when it last saw the backend come up; a
                                         worker's reconnect backoff older than this is void */

@@ -51,11 +51,15 @@ struct mr_ctx {
     struct mr_jsonbody json_body;       /* a JSON body (root NULL: none) (body.c) */
     struct mr_cookies cookies;          /* parsed on first use */
     bool cookies_parsed;
-    struct mr_jw json;      /* the writer mr_json_begin hands out */
-    int slot;               /* this worker's scoreboard slot */
-    int64_t start_us;       /* monotonic start of the request */
-    int64_t deadline_ms;    /* monotonic; every backend call gets what is left */
-    int64_t backend_us;     /* time spent waiting on Redis and PostgreSQL */
+    struct mr_jw json;   /* the writer mr_json_begin hands out */
+    int slot;            /* this worker's scoreboard slot */
+    int64_t start_us;    /* monotonic start of the request */
+    int64_t deadline_ms; /* monotonic; every backend call gets what is left */
+    int64_t backend_us;  /* time spent waiting on Redis and PostgreSQL */
+    /* Read-your-writes (token.c): WAL positions, 0 for none. */
+    uint64_t token_in;      /* presented by the client (header, else cookie) */
+    uint64_t token_out;     /* the highest commit of this request: the response's token */
+    bool token_resolved;    /* token_in is final (the header parsed, or the cookie looked at) */
     const char *err_detail; /* internal reason of a failure, for the log line only */
 };
 

@@ -8,6 +8,7 @@
 
 #include "app/serve/body.h"
 #include "app/serve/internal.h"
+#include "app/serve/token.h"
 
 #define MAX_BODY_DRAIN (16L * 1024 * 1024)
 
@@ -161,7 +162,7 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     ctx->deadline_ms = ctx->start_us / 1000 + w->cfg->request_timeout_ms;
     mr_db_deadline(w->db, ctx->deadline_ms);
     mr_cache_deadline(w->cache, ctx->deadline_ms);
-    if (mr_body_parse(ctx, w->cfg) != 0)
+    if (mr_body_parse(ctx, w->cfg) != 0 || mr_token_check_header(ctx) != 0)
         return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
     if (w->inputs != NULL && w->inputs[route] != NULL && !check_inputs(ctx, w->inputs[route]))
         return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
@@ -170,6 +171,7 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     int rc = ctx->route->handler(ctx);
     atomic_store_explicit(&w->me->route, -1, memory_order_relaxed);
     answer_error(ctx, rc);
+    mr_token_emit(ctx);
     return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
 }
 

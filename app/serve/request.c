@@ -70,6 +70,8 @@ scan_params(struct mr_req *r, const struct mr_req_limits *lim, struct mr_err *er
             r->query_string = v;
         else if (strncmp(*e, "REQUEST_ID=", 11) == 0)
             r->request_id = v;
+        else if (strncmp(*e, "HTTP_X_MILLRACE_TOKEN=", 22) == 0)
+            r->token = v; /* read-your-writes: here, so a request without one pays nothing */
         else if (strncmp(*e, "CONTENT_LENGTH=", 15) == 0 && *v != '\0') {
             char *end;
             errno = 0;

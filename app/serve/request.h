@@ -28,6 +28,7 @@ struct mr_req {
     size_t path_len;
     const char *query_string; /* raw, "" when none */
     const char *request_id;   /* nginx's $request_id (REQUEST_ID param), "-" when none */
+    const char *token;        /* the X-Millrace-Token header, NULL when none (token.c) */
     char *const *envp;        /* the FastCGI params, "NAME=value" */
     struct mr_param *query;   /* decoded query parameters, in order */
     size_t n_query;

@@ -41,6 +41,7 @@ main(void)
         validate_suite,
         sql_suite,
         txn_suite,
+        lsn_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

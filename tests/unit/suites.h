@@ -35,5 +35,6 @@ Suite *validate_suite(void);
 Suite *sql_suite(void);
 Suite *txn_suite(void);
 Suite *keepconn_suite(void);
+Suite *lsn_suite(void);
 
 #endif

@@ -162,6 +162,25 @@ START_TEST(test_sql_rows_binary_columns)
 }
 END_TEST
 
+/* Where a read ran: run.c marks each result with the backend that answered it. */
+START_TEST(test_sql_rows_source)
+{
+    struct mr_arena arena;
+    mr_arena_init(&arena, 1024, 1 << 16);
+    PGresult *res = make_result();
+    struct mr_rows *r = NULL;
+    ck_assert_int_eq(mr_db__rows_copy(&arena, res, &r, NULL), 0);
+    PQclear(res);
+    ck_assert_str_eq(mr_rows_source(r), "replica");
+    mr_db__rows_from(r, true);
+    ck_assert_str_eq(mr_rows_source(r), "primary");
+    mr_db__rows_from(r, false);
+    ck_assert_str_eq(mr_rows_source(r), "replica");
+    ck_assert_ptr_null(mr_rows_source(NULL));
+    mr_arena_fini(&arena);
+}
+END_TEST
+
 static const struct mr_statement stmts[] = {
     {"get", "SELECT 1 WHERE $1::int > 0", false},
     {"put", "UPDATE t SET x = $1", true},
@@ -267,6 +286,7 @@ sql_suite(void)
     tcase_add_test(tc, test_sql_fault_sqlstates_are_the_backend_classes);
     tcase_add_test(tc, test_sql_rows_accessors);
     tcase_add_test(tc, test_sql_rows_binary_columns);
+    tcase_add_test(tc, test_sql_rows_source);
     tcase_add_test(tc, test_sql_read_refuses_a_write_statement_and_a_bad_index);
     tcase_add_test(tc, test_sql_batch_refusals_before_the_database);
     tcase_add_test(tc, test_sql_batch_grows_past_its_first_array);
