@@ -187,11 +187,21 @@ commit(struct mr_db_txn *t, struct mr_err *err)
 {
     int64_t now = mr_clock_ms();
     int64_t dl = mr_db__deadline(now, t->db->cfg->query_timeout_ms, t->db->deadline_ms);
+    /* The commit's WAL position in the same round trip: the response's read-your-writes
+     * token (run.c does the same for batches). */
     int rc = mr_db__commit_send(t->c, err);
+    if (rc == 0)
+        rc = mr_db__lsn_send(t->c, MR_DB__STMT_LSN, err);
     if (rc == 0)
         rc = mr_db__sync(t->c, dl, err);
     if (rc == 0)
         rc = mr_db__commit_read(t->c, dl, err);
+    if (rc == 0) {
+        struct mr_err scratch; /* the commit stands: a lost position only costs the token */
+        uint64_t lsn = 0;
+        if (mr_db__lsn_read(t->c, dl, &lsn, &scratch) == 0)
+            t->db->rw.committed = lsn;
+    }
     return rc;
 }
 
@@ -236,6 +246,7 @@ mr_db_txn(struct mr_db *db, enum mr_db_mode mode, mr_db_txn_fn fn, void *arg,
                           fn != NULL ? "set" : "NULL");
     if (db->in_txn)
         return mr_err_set(err, -EINVAL, "a transaction inside a transaction");
+    db->rw.committed = 0;
     struct txn_job job = {.mode = mode, .fn = fn, .arg = arg, .arena = arena};
     job.t.db = db;
     int rc = mr_db__write(db, txn_attempt, &job, err);

@@ -21,6 +21,7 @@
 #include "app/include/millrace.h"
 #include "app/lib/clock.h"
 #include "app/serve/ctx.h"
+#include "app/serve/token.h"
 
 struct mr_txn {
     struct mr_ctx *ctx;
@@ -134,8 +135,11 @@ batch_once(void *arg, int *fn_rc, char *sqlstate, struct mr_err *err)
     struct batch_call *k = arg;
     struct mr_ctx *ctx = k->b->ctx;
     *fn_rc = 0;
-    return mr_db_run(ctx->db, (enum mr_db_mode)mode_of(k->b->isolation), k->b->calls, k->b->n,
-                     ctx->arena, k->out, sqlstate, err);
+    int rc = mr_db_run(ctx->db, (enum mr_db_mode)mode_of(k->b->isolation), k->b->calls, k->b->n,
+                       ctx->arena, k->out, sqlstate, err);
+    if (rc == 0) /* committed: the response's read-your-writes token */
+        mr_token_committed(ctx, mr_db_committed(ctx->db));
+    return rc;
 }
 
 int
@@ -183,7 +187,10 @@ static int
 txn_once(void *arg, int *fn_rc, char *sqlstate, struct mr_err *err)
 {
     struct txn_call *k = arg;
-    return mr_db_txn(k->ctx->db, k->mode, call_fn, k, k->ctx->arena, fn_rc, sqlstate, err);
+    int rc = mr_db_txn(k->ctx->db, k->mode, call_fn, k, k->ctx->arena, fn_rc, sqlstate, err);
+    if (rc == 0 && *fn_rc == 0) /* committed: the response's read-your-writes token */
+        mr_token_committed(k->ctx, mr_db_committed(k->ctx->db));
+    return rc;
 }
 
 int
