@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* cache/internal.h: what the files of cache/ share, and nothing outside cache/ may use.
  * cache.c owns the handle, conn.c the connection and its failure policy, commands.c the
- * commands, xfetch.c the value envelope and the expiry decisions; the randomness is
- * app/lib/rand's, one state per handle.
+ * commands, queue.c a request's deferred writes, xfetch.c the value envelope and the expiry
+ * decisions; the randomness is app/lib/rand's, one state per handle.
  *
  * The pure functions at the end (envelope, XFetch decision, TTL jitter) are declared here,
  * not static, so that tests/unit/cache/test_cache.c can check them without a Redis; they
@@ -73,6 +73,10 @@ void mr_cache__conn_drop(struct mr_cache *c);
 
 /* commands.c */
 void mr_cache__scratch_fini(struct mr_cache__scratch *s);
+/* The n ops in order in one pipeline (SET without NX, DEL); every reply read. Returns 0 or
+ * the failure, as mr_cache_queue_flush says. */
+MR_MUST_CHECK int mr_cache__apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n,
+                                  struct mr_err *err);
 
 /* xfetch.c: the value envelope. All integers little-endian, byte by byte (no alignment):
  *

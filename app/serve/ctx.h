@@ -57,6 +57,10 @@ struct mr_ctx {
     int64_t deadline_ms;    /* monotonic; every backend call gets what is left */
     int64_t backend_us;     /* time spent waiting on Redis and PostgreSQL */
     const char *err_detail; /* internal reason of a failure, for the log line only */
+    /* Redis writes deferred to the end of the handler (mr_cache_stale, mr_cache_replace, and
+     * any other end-of-request work that should share their one round trip); dispatch.c
+     * sends them after the handler returns, before the response leaves. */
+    struct mr_cache_queue cache_queue;
 };
 
 #endif
