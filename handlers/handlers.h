@@ -49,6 +49,9 @@ extern const size_t mr_status_count;
 /* testonly.c: compiled only into the test build */
 int h_test_sleep(struct mr_ctx *ctx);
 int h_test_echo(struct mr_ctx *ctx);
+/* testcache.c: the cache-aside calls with the keys and failures a test chooses */
+int h_test_cache_fetch(struct mr_ctx *ctx);
+int h_test_cache_write(struct mr_ctx *ctx);
 #endif
 
 #endif
