@@ -73,8 +73,13 @@ make_result(void)
 
 START_TEST(test_sql_rows_accessors)
 {
-    struct mr_rows rows = {make_result(), NULL};
-    struct mr_rows *r = &rows;
+    struct mr_arena arena;
+    mr_arena_init(&arena, 1024, 1 << 16);
+    struct mr_err err;
+    PGresult *res = make_result();
+    struct mr_rows *r = NULL;
+    ck_assert_int_eq(mr_db__rows_copy(&arena, res, &r, &err), 0);
+    PQclear(res); /* the copy stands alone, as db/ uses it */
     ck_assert_uint_eq(mr_rows_count(r), 2);
     ck_assert_int_eq(mr_rows_columns(r), 4);
     ck_assert_int_eq(mr_rows_int(r, 0, 0), -9000000000LL);
@@ -99,7 +104,7 @@ START_TEST(test_sql_rows_accessors)
     ck_assert_uint_eq(mr_rows_count(NULL), 0);
     ck_assert_ptr_null(mr_rows_text(NULL, 0, 0, &len));
     ck_assert_int_eq(mr_rows_int(NULL, 0, 0), 0);
-    PQclear(rows.res);
+    mr_arena_fini(&arena);
 }
 END_TEST
 
@@ -122,19 +127,22 @@ START_TEST(test_sql_rows_binary_columns)
     ck_assert_int_eq(PQsetvalue(res, 0, 3, (char *)"hi", 2), 1);
     struct mr_arena arena;
     mr_arena_init(&arena, 1024, 1 << 16);
-    struct mr_rows rows = {res, &arena};
-    ck_assert_int_eq(mr_rows_int(&rows, 0, 0), -1000);
-    ck_assert_int_eq(mr_rows_int(&rows, 0, 1), 8589934593LL);
-    ck_assert_str_eq(mr_rows_text(&rows, 0, 0, NULL), "-1000");
-    size_t len = 0;
-    ck_assert_str_eq(mr_rows_text(&rows, 0, 1, &len), "8589934593");
-    ck_assert_uint_eq(len, 10);
-    ck_assert(mr_rows_bool(&rows, 0, 2));
-    ck_assert_str_eq(mr_rows_text(&rows, 0, 3, &len), "hi");
-    ck_assert_uint_eq(len, 2);
-    ck_assert_int_eq(mr_rows_int(&rows, 0, 3), 0); /* a string is not an integer */
-    ck_assert(fabs(mr_rows_float(&rows, 0, 0) + 1000.0) < 1e-12);
+    struct mr_err err;
+    struct mr_rows *copy = NULL;
+    ck_assert_int_eq(mr_db__rows_copy(&arena, res, &copy, &err), 0);
     PQclear(res);
+    const struct mr_rows *rows = copy;
+    ck_assert_int_eq(mr_rows_int(rows, 0, 0), -1000);
+    ck_assert_int_eq(mr_rows_int(rows, 0, 1), 8589934593LL);
+    ck_assert_str_eq(mr_rows_text(rows, 0, 0, NULL), "-1000");
+    size_t len = 0;
+    ck_assert_str_eq(mr_rows_text(rows, 0, 1, &len), "8589934593");
+    ck_assert_uint_eq(len, 10);
+    ck_assert(mr_rows_bool(rows, 0, 2));
+    ck_assert_str_eq(mr_rows_text(rows, 0, 3, &len), "hi");
+    ck_assert_uint_eq(len, 2);
+    ck_assert_int_eq(mr_rows_int(rows, 0, 3), 0); /* a string is not an integer */
+    ck_assert(fabs(mr_rows_float(rows, 0, 0) + 1000.0) < 1e-12);
     mr_arena_fini(&arena);
     /* A numeric column keeps the statement in text. */
     res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
