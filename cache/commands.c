@@ -220,6 +220,8 @@ mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct 
     if (n == 0)
         return 0;
     int rc = mget(c, items, n, arena, err);
+    if (rc == -EAGAIN) /* the connection was closed while idle: once more, on a new one */
+        rc = mget(c, items, n, arena, err);
     if (rc < 0) {
         /* Some values may already be in the arena; the contract says all misses. */
         clear_items(items, n);
@@ -289,8 +291,10 @@ pipeline_read(struct mr_cache *c, size_t n, struct mr_err *err)
     bool is_desync = false;
     for (size_t i = 0; i < n; i++) {
         void *v = NULL;
-        if (redisGetReply(c->ctx, &v) != REDIS_OK)
+        if (redisGetReply(c->ctx, &v) != REDIS_OK) {
+            c->is_reused = c->is_reused && i == 0; /* a reply read: the peer was there */
             return mr_cache__call_io_failed(c, false, errno, err);
+        }
         const redisReply *r = v;
         if (r->type == REDIS_REPLY_ERROR) {
             if (what[0] == '\0')
@@ -338,6 +342,8 @@ mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, i
     if (n == 0)
         return 0;
     int rc = mset(c, items, n, compute_us, only_if_absent, err);
+    if (rc == -EAGAIN)
+        rc = mset(c, items, n, compute_us, only_if_absent, err);
     if (rc < 0)
         c->stats.errors++;
     scratch_trim(&c->scratch);
@@ -370,6 +376,8 @@ mr_cache__apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n, str
     if (n == 0)
         return 0;
     int rc = apply(c, ops, n, err);
+    if (rc == -EAGAIN)
+        rc = apply(c, ops, n, err);
     if (rc < 0)
         c->stats.errors++;
     scratch_trim(&c->scratch);

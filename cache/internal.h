@@ -42,6 +42,7 @@ struct mr_cache {
     int64_t deadline_ms;             /* monotonic, from mr_cache_deadline; 0 for none */
     struct mr_backend_policy policy; /* backoff, breaker reports, conn_lost/_restored lines */
     int timeout_set_ms; /* the socket timeout ctx has now, so that it is set only on change */
+    bool is_reused;     /* the current call began on a connection an earlier call opened */
     char down_reason[MR_CACHE__REASON_LEN]; /* why the connection last failed */
     struct mr_rand rng; /* TTL jitter and XFetch draws; seeded when the handle opens */
     struct mr_cache__scratch scratch;
@@ -58,7 +59,11 @@ MR_MUST_CHECK int mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct
 /* The call succeeded: closes the breaker, resets the backoff, logs a restored connection. */
 void mr_cache__call_ok(struct mr_cache *c, bool is_probe);
 /* hiredis failed on c->ctx (saved_errno is errno right after): drops the connection, starts
- * the backoff, feeds the breaker. Returns -ETIMEDOUT or -EIO with the reason in err. */
+ * the backoff, feeds the breaker. Returns -ETIMEDOUT or -EIO with the reason in err; or
+ * -EAGAIN, with nothing reported, when a connection earlier calls used turns out closed by
+ * the peer before any reply of this call was read (Redis restarted while it was idle): the
+ * caller then sends the whole call once more, on a new connection, and only once: that
+ * attempt connects afresh, so it cannot be told to retry. */
 MR_MUST_CHECK int mr_cache__call_io_failed(struct mr_cache *c, bool is_probe, int saved_errno,
                                            struct mr_err *err);
 /* Redis answered, but not what the command must answer (an error reply such as LOADING or
