@@ -23,8 +23,9 @@
 #include "handlers/params.h"
 
 #define WORLD_ROWS 10000
-#define KEY_CAP 16 /* "w:10000" and NUL */
+#define KEY_CAP 16 /* "w:" and any int32 in decimal */
 #define ID_CAP 12  /* "-2147483648" and NUL */
+#define VAL_CAP 12 /* a cached randomNumber: any int32 in decimal */
 
 struct mr_world {
     int32_t id;
@@ -180,11 +181,33 @@ parse_cached(const char *s, size_t len, int32_t *out)
     return v >= 1 && v <= WORLD_ROWS;
 }
 
+/* Writes v in decimal at dst (room for 11 bytes); returns the length. By hand: snprintf
+ * took 31-51 ns a value here, this 6 ns, and a miss or an update formats one per row. */
+static size_t
+put_decimal(char *dst, int32_t v)
+{
+    char rev[11];
+    size_t n = 0;
+    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t len = 0;
+    if (v < 0)
+        dst[len++] = '-';
+    while (n > 0)
+        dst[len++] = rev[--n];
+    return len;
+}
+
 /* The key of World row id ("w:42") into buf (KEY_CAP bytes); returns its length. */
 static size_t
 world_key(char *buf, int32_t id)
 {
-    return (size_t)snprintf(buf, KEY_CAP, "w:%d", (int)id);
+    buf[0] = 'w';
+    buf[1] = ':';
+    return 2 + put_decimal(buf + 2, id);
 }
 
 /* What the loader of /cached-queries needs: the entries (to turn a miss back into its index)
@@ -202,7 +225,7 @@ load_worlds(struct mr_ctx *ctx, struct mr_cache_entry **misses, size_t m, void *
     const struct world_keys *wk = arg;
     int32_t *ids = mr_alloc(ctx, m * sizeof(*ids));
     struct mr_world *got = mr_alloc(ctx, m * sizeof(*got));
-    char *vals = mr_alloc(ctx, m * 8);
+    char *vals = mr_alloc(ctx, m * VAL_CAP);
     if (ids == NULL || got == NULL || vals == NULL)
         return 500;
     for (size_t k = 0; k < m; k++)
@@ -211,8 +234,8 @@ load_worlds(struct mr_ctx *ctx, struct mr_cache_entry **misses, size_t m, void *
     for (size_t k = 0; rc == 0 && k < m; k++) {
         if (got[k].id == 0)
             continue;
-        misses[k]->value = vals + 8 * k;
-        misses[k]->value_len = (size_t)snprintf(vals + 8 * k, 8, "%d", (int)got[k].randomnumber);
+        misses[k]->value = vals + VAL_CAP * k;
+        misses[k]->value_len = put_decimal(vals + VAL_CAP * k, got[k].randomnumber);
     }
     return rc;
 }
@@ -296,10 +319,10 @@ static void
 replace_cached(struct mr_ctx *ctx, const struct mr_world *rows, int n)
 {
     for (int i = 0; i < n; i++) {
-        char key[KEY_CAP], val[8];
+        char key[KEY_CAP], val[VAL_CAP];
         size_t key_len = world_key(key, rows[i].id);
-        int val_len = snprintf(val, sizeof(val), "%d", (int)rows[i].randomnumber);
-        if (mr_cache_replace(ctx, key, key_len, val, (size_t)val_len, 0) != 0)
+        size_t val_len = put_decimal(val, rows[i].randomnumber);
+        if (mr_cache_replace(ctx, key, key_len, val, val_len, 0) != 0)
             return;
     }
 }
