@@ -144,7 +144,8 @@ mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n, int ttl_m
         ctx->err_detail = "mr_cache_fetch: no entries, no loader, or a negative ttl_ms";
         return 500;
     }
-    struct mr_cache_entry **misses = mr_arena_alloc(ctx->arena, n * sizeof(*misses));
+    struct mr_cache_entry **misses =
+        mr_arena_alloc(ctx->arena, n * sizeof(struct mr_cache_entry *));
     if (misses == NULL)
         return 500;
     /* A failed read leaves every entry a miss; its status is not the call's: the loader
