@@ -74,13 +74,18 @@ MR_MUST_CHECK int mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *
  * and any other write that need not wait for the answer to be built), kept in the request's
  * arena and sent as ONE pipeline by mr_cache_queue_flush. A zeroed struct is an empty queue;
  * the arena's reset discards it, so it lives exactly as long as the request. */
+enum mr_cache_op_kind {
+    MR_CACHE_OP_SET,  /* SET key envelope PX ttl±jitter, overwriting */
+    MR_CACHE_OP_DEL,  /* DEL key */
+    MR_CACHE_OP_MASK, /* SET key <mask> PX ttl_ms exactly: reads miss, SET NX fills fail */
+};
 struct mr_cache_op {
+    enum mr_cache_op_kind kind;
     const char *key; /* without the prefix */
     size_t key_len;
-    const char *val; /* SET: the payload (wrapped in the envelope when sent); DEL: unused */
+    const char *val; /* SET: the payload (wrapped in the envelope when sent); else unused */
     size_t val_len;
-    int ttl_ms; /* SET: before jitter; 0 is the configured ttl_ms */
-    bool is_del;
+    int ttl_ms; /* SET: before jitter, 0 is the configured ttl_ms; MASK: > 0, no jitter */
 };
 struct mr_cache_queue {
     struct mr_cache_op *ops; /* in the arena */
@@ -88,14 +93,15 @@ struct mr_cache_queue {
 };
 /* Appends op, with its key and value copied into arena, so the caller's buffers may go at
  * once. Ops run in the order added (a DEL then a SET of one key leaves the SET's value).
- * Returns 0, -EINVAL (no key) or -ENOMEM (the arena's ceiling: nothing is added). */
+ * Returns 0, -EINVAL (no key, a MASK without a positive ttl_ms) or -ENOMEM (the arena's
+ * ceiling: nothing is added). */
 MR_MUST_CHECK int mr_cache_queue_add(struct mr_cache_queue *q, struct mr_arena *arena,
                                      const struct mr_cache_op *op);
-/* Sends every queued op in one pipeline (SET key envelope PX ttl±jitter, overwriting; DEL
- * key) and reads every reply, under the handle's deadline and timeouts. The queue is empty
- * afterwards whatever happened. Returns 0 (nothing queued included), or -ECONNREFUSED
- * (breaker open or in backoff: nothing was sent), -ETIMEDOUT, -EIO, -EINVAL with the reason
- * in err; after a failure some ops may have been applied and others not. */
+/* Sends every queued op in one pipeline (as its kind says) and reads every reply, under the
+ * handle's deadline and timeouts. The queue is empty afterwards whatever happened. Returns 0
+ * (nothing queued included), or -ECONNREFUSED (breaker open or in backoff: nothing was sent),
+ * -ETIMEDOUT, -EIO, -EINVAL with the reason in err; after a failure some ops may have been applied
+ * and others not. */
 MR_MUST_CHECK int mr_cache_queue_flush(struct mr_cache *c, struct mr_cache_queue *q,
                                        struct mr_err *err);
 

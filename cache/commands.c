@@ -269,6 +269,23 @@ append_set(struct mr_cache *c, const char *key, size_t key_len, const char *val,
     return 0;
 }
 
+/* Appends SET key <mask> PX ttl_ms, without jitter: the mask's time is a bound to cover. */
+static int
+append_mask(struct mr_cache *c, const char *key, size_t key_len, int ttl_ms, struct mr_err *err)
+{
+    static const char mask[] = MR_CACHE__MASK;
+    char *k = c->scratch.bytes;
+    size_t k_len = put_key(c, k, key, key_len);
+    char *ttl_s = k + k_len;
+    int ttl_len = snprintf(ttl_s, 16, "%d", ttl_ms);
+    const char *argv[5] = {cmd_set, k, mask, cmd_px, ttl_s};
+    size_t argvlen[5] = {sizeof(cmd_set) - 1, k_len, sizeof(mask) - 1, sizeof(cmd_px) - 1,
+                         (size_t)ttl_len};
+    if (redisAppendCommandArgv(c->ctx, 5, argv, argvlen) != REDIS_OK)
+        return mr_cache__call_io_failed(c, false, errno, err);
+    return 0;
+}
+
 static int
 append_del(struct mr_cache *c, const char *key, size_t key_len, struct mr_err *err)
 {
@@ -351,22 +368,28 @@ mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, i
 }
 
 /* The queue's ops, in order: SETs overwrite (a new value after a commit replaces whatever a
- * reader filled), with no compute time, since nothing was computed to know them. */
+ * reader filled), with no compute time, since nothing was computed to know them; a mask
+ * stands in for a value for a while (cache/internal.h). */
 static int
 apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n, struct mr_err *err)
 {
     size_t need = 0;
     for (size_t i = 0; i < n; i++) {
-        int rc = size_check(c, i, ops[i].key_len, ops[i].is_del ? 0 : ops[i].val_len, &need, err);
+        int rc = size_check(c, i, ops[i].key_len, ops[i].val_len, &need, err);
         if (rc < 0)
             return rc;
     }
     (void)scratch_bytes(&c->scratch, need);
     int rc = mr_cache__call_begin(c, false, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = ops[i].is_del ? append_del(c, ops[i].key, ops[i].key_len, err)
-                           : append_set(c, ops[i].key, ops[i].key_len, ops[i].val, ops[i].val_len,
-                                        ops[i].ttl_ms, 0, false, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct mr_cache_op *o = &ops[i];
+        if (o->kind == MR_CACHE_OP_DEL)
+            rc = append_del(c, o->key, o->key_len, err);
+        else if (o->kind == MR_CACHE_OP_MASK)
+            rc = append_mask(c, o->key, o->key_len, o->ttl_ms, err);
+        else
+            rc = append_set(c, o->key, o->key_len, o->val, o->val_len, o->ttl_ms, 0, false, err);
+    }
     return rc < 0 ? rc : pipeline_read(c, n, err);
 }
 

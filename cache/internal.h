@@ -97,6 +97,10 @@ MR_MUST_CHECK int mr_cache__apply(struct mr_cache *c, const struct mr_cache_op *
  * Anything else (too short, wrong magic or version, length mismatch, expiry <= 0) is
  * rejected and the read is a miss. */
 #define MR_CACHE__ENV_MAGIC 0xF5u
+/* A mask: the magic and 'M', two bytes, so never an envelope. A key holding it reads as a
+ * miss (not an early refresh), and a fill's SET NX cannot replace it: mr_cache_stale stores
+ * one for as long as a lagging replica could still hand a reader the old value. */
+#define MR_CACHE__MASK "\xf5M"
 #define MR_CACHE__ENV_VERSION 1u
 #define MR_CACHE__ENV_HEADER 18u
 

@@ -28,20 +28,22 @@ grow(struct mr_cache_queue *q, struct mr_arena *arena)
 int
 mr_cache_queue_add(struct mr_cache_queue *q, struct mr_arena *arena, const struct mr_cache_op *op)
 {
-    if (op->key == NULL || op->key_len == 0 || (!op->is_del && op->val == NULL && op->val_len > 0))
+    bool is_set = op->kind == MR_CACHE_OP_SET;
+    if (op->key == NULL || op->key_len == 0 || (is_set && op->val == NULL && op->val_len > 0) ||
+        (op->kind == MR_CACHE_OP_MASK && op->ttl_ms <= 0))
         return -EINVAL;
     if (q->n == q->cap && grow(q, arena) < 0)
         return -ENOMEM;
     char *key = mr_arena_strndup(arena, op->key, op->key_len);
     char *val =
-        op->is_del ? NULL : mr_arena_strndup(arena, op->val != NULL ? op->val : "", op->val_len);
-    if (key == NULL || (!op->is_del && val == NULL))
+        is_set ? mr_arena_strndup(arena, op->val != NULL ? op->val : "", op->val_len) : NULL;
+    if (key == NULL || (is_set && val == NULL))
         return -ENOMEM;
     struct mr_cache_op *o = &q->ops[q->n++];
     *o = *op;
     o->key = key;
     o->val = val;
-    o->val_len = op->is_del ? 0 : op->val_len;
+    o->val_len = is_set ? op->val_len : 0;
     return 0;
 }
 

@@ -3,7 +3,9 @@
  * request's time in backends and the pool's hit and miss counters kept here, once.
  * mr_cache_fetch is cache-aside in one call (MGET, the loader once for every miss, one SET NX
  * pipeline); mr_cache_stale and mr_cache_replace queue work on the request that the request
- * path sends in one pipeline after the handler (app/serve/dispatch.c). */
+ * path sends in one pipeline after the handler (app/serve/dispatch.c). A stale key is masked
+ * rather than deleted: after a DEL, a reader served by a replica that has not replayed the
+ * write would fill the old value back for a whole TTL; a mask makes that fill's SET NX fail. */
 #include <errno.h>
 #include <string.h>
 
@@ -181,10 +183,20 @@ enqueue(struct mr_ctx *ctx, const struct mr_cache_op *op)
     return 500;
 }
 
+/* How long a stale key is masked: a reader may still get the old value from a replica up to
+ * max_replica_lag_ms after the commit, and then take up to its whole request to fill. */
+static int
+stale_mask_ms(const struct mr_ctx *ctx)
+{
+    int ms = ctx->cfg->db.max_replica_lag_ms + ctx->cfg->request_timeout_ms;
+    return ms > 0 ? ms : 1;
+}
+
 int
 mr_cache_stale(struct mr_ctx *ctx, const char *key, size_t key_len)
 {
-    struct mr_cache_op op = {.key = key, .key_len = key_len, .is_del = true};
+    struct mr_cache_op op = {
+        .kind = MR_CACHE_OP_MASK, .key = key, .key_len = key_len, .ttl_ms = stale_mask_ms(ctx)};
     return enqueue(ctx, &op);
 }
 

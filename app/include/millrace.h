@@ -385,9 +385,12 @@ MR_API int mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *entries, si
                           mr_cache_load_fn load, void *arg);
 
 /* Invalidation after a write. Call these once the write has committed (mr_sql_write or
- * mr_batch_commit returned 0): mr_cache_stale deletes the key, mr_cache_replace overwrites
- * it with the value the write gave it (ttl_ms as above), which also keeps a concurrent fill
- * from a lagging replica out (that fill is a SET NX). Neither sends anything: they queue on
+ * mr_batch_commit returned 0): mr_cache_replace overwrites the key with the value the write
+ * gave it (ttl_ms as above); mr_cache_stale masks it for db.max_replica_lag_ms plus
+ * request_timeout_ms: reads miss and ask the loader, whose fill is not stored, so a replica
+ * that has not yet replayed the write cannot put the old value back for a whole TTL (a plain
+ * delete could not stop that; a replaced value does too, since fills are SET NX). Neither
+ * sends anything: they queue on
  * the request (key and value are copied into the arena, so the caller's buffers may go), and
  * after the handler returns, before the response leaves, every queued key of the request
  * goes to Redis in ONE round trip, in the order queued, whatever status the handler answered

@@ -19,6 +19,8 @@ from lib import faults, http, metrics, procs
 from lib.faults import FailoverCase
 from lib.world import worlds_of
 
+MASK = be.MASK  # what mr_cache_stale leaves (cache/internal.h): a miss no fill replaces
+MASK_MS = 1000 + 5000  # db.max_replica_lag_ms + request_timeout_ms, the defaults
 COMMAND_TIMEOUT_S = 0.2  # cache.command_timeout_ms's default, which the stack keeps
 DEFAULT_TTL_MS = 300000  # cache.ttl_ms's default
 JITTER = 0.10            # cache.ttl_jitter_pct's default
@@ -127,7 +129,7 @@ class CacheAside(FailoverCase):
         self.assertIn(b"database unavailable", r.body)
         self.assertEqual(self.redis.keys(be.KEY_PREFIX + "w:*"), [])
 
-    def test_committed_write_replaces_then_stale_deletes(self):
+    def test_committed_write_replaces_then_stale_masks(self):
         wid = a_world_id()
         key = "w:%d" % wid
         write(self, wid, 1234, "replace")
@@ -136,8 +138,16 @@ class CacheAside(FailoverCase):
         ttl = self.redis.cmd("PTTL", be.KEY_PREFIX + key)
         self.assertTrue(DEFAULT_TTL_MS * (1 - JITTER) - 2000 <= ttl, ttl)
         write(self, wid, 4321, "stale")
-        self.assertIsNone(cached(self.redis, key))
+        self.assertEqual(self.redis.cmd("GET", be.KEY_PREFIX + key), MASK)
+        ttl = self.redis.cmd("PTTL", be.KEY_PREFIX + key)
+        self.assertTrue(MASK_MS - 2000 <= ttl <= MASK_MS, ttl)
         self.assertEqual(be.worlds([wid]), {wid: 4321})
+        # A reader now misses and loads, but its fill (SET NX) cannot replace the mask: a
+        # replica that has not replayed the write could not plant the old value for a TTL.
+        for _ in range(2):
+            got = fetch(self, [key])
+            self.assertEqual((got["loader_calls"], got["entries"][0]["hit"]), (1, False))
+        self.assertEqual(self.redis.cmd("GET", be.KEY_PREFIX + key), MASK)
 
     def test_failed_write_leaves_the_cached_copy(self):
         wid = a_world_id()

@@ -297,8 +297,8 @@ START_TEST(test_queue_copies_keys_and_values_in_order)
                                  .key_len = (size_t)kl,
                                  .val = val,
                                  .val_len = (size_t)vl,
-                                 .ttl_ms = i,
-                                 .is_del = i % 3 == 0};
+                                 .ttl_ms = i + 1,
+                                 .kind = (enum mr_cache_op_kind)(i % 3)};
         ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), 0);
     }
     memset(key, 'x', sizeof(key)); /* the caller's buffers may go at once */
@@ -309,9 +309,9 @@ START_TEST(test_queue_copies_keys_and_values_in_order)
         int kl = snprintf(want, sizeof(want), "k%d", i);
         ck_assert_uint_eq(q.ops[i].key_len, (size_t)kl);
         ck_assert_mem_eq(q.ops[i].key, want, (size_t)kl);
-        ck_assert_int_eq(q.ops[i].ttl_ms, i);
-        ck_assert(q.ops[i].is_del == (i % 3 == 0));
-        if (q.ops[i].is_del) {
+        ck_assert_int_eq(q.ops[i].ttl_ms, i + 1);
+        ck_assert_int_eq(q.ops[i].kind, i % 3);
+        if (q.ops[i].kind != MR_CACHE_OP_SET) { /* DEL and MASK carry no value */
             ck_assert_ptr_null(q.ops[i].val);
             ck_assert_uint_eq(q.ops[i].val_len, 0);
         } else {
@@ -328,9 +328,11 @@ START_TEST(test_queue_refuses_without_key_and_past_the_ceiling)
     struct mr_arena arena;
     mr_arena_init(&arena, 256, 1024);
     struct mr_cache_queue q = {0};
-    struct mr_cache_op op = {.key = NULL, .key_len = 0, .is_del = true};
+    struct mr_cache_op op = {.kind = MR_CACHE_OP_DEL, .key = NULL, .key_len = 0};
     ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -EINVAL);
-    op = (struct mr_cache_op){.key = "k", .key_len = 0, .is_del = true};
+    op = (struct mr_cache_op){.kind = MR_CACHE_OP_DEL, .key = "k", .key_len = 0};
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -EINVAL);
+    op = (struct mr_cache_op){.kind = MR_CACHE_OP_MASK, .key = "k", .key_len = 1}; /* no time */
     ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -EINVAL);
     static char big[4096];
     op = (struct mr_cache_op){.key = "k", .key_len = 1, .val = big, .val_len = sizeof(big)};
@@ -358,7 +360,7 @@ START_TEST(test_queue_flush_to_dead_redis_fails_once_and_empties)
     struct mr_cache_queue q = {0};
     ck_assert_int_eq(mr_cache_queue_flush(c, &q, &err), 0); /* nothing queued: nothing sent */
     ck_assert_uint_eq(mr_cache_stats(c)->errors, 0);
-    struct mr_cache_op del = {.key = "a", .key_len = 1, .is_del = true};
+    struct mr_cache_op del = {.kind = MR_CACHE_OP_DEL, .key = "a", .key_len = 1};
     struct mr_cache_op set = {.key = "b", .key_len = 1, .val = "1", .val_len = 1};
     ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &del), 0);
     ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &set), 0);

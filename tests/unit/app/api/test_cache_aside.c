@@ -35,12 +35,14 @@ struct fixture {
     struct mr_backend_slot slot;
     struct mr_arena arena;
     struct mr_sb *sb;
+    struct mr_cfg mcfg;
     struct mr_ctx ctx;
 };
 
 static void
 fixture_init(struct fixture *f)
 {
+    memset(f, 0, sizeof(*f));
     f->cfg = (struct mr_cache_cfg){
         .host = "127.0.0.1",
         .port = refusing_port(&f->fd),
@@ -58,7 +60,9 @@ fixture_init(struct fixture *f)
     mr_arena_init(&f->arena, 4096, 1 << 20);
     f->sb = calloc(1, sizeof(*f->sb));
     ck_assert_ptr_nonnull(f->sb);
-    f->ctx = (struct mr_ctx){.arena = &f->arena, .sb = f->sb};
+    f->mcfg.db.max_replica_lag_ms = 1000;
+    f->mcfg.request_timeout_ms = 5000;
+    f->ctx = (struct mr_ctx){.arena = &f->arena, .sb = f->sb, .cfg = &f->mcfg};
     struct mr_err err;
     ck_assert_int_eq(mr_cache_open(&f->cfg, &f->slot, &f->ctx.cache, &err), 0);
 }
@@ -175,9 +179,11 @@ START_TEST(test_stale_and_replace_queue_copies_in_order)
     ck_assert_mem_eq(q->ops[0].key, "w:1", 3);
     ck_assert_mem_eq(q->ops[0].val, "42", 2);
     ck_assert_int_eq(q->ops[0].ttl_ms, 5000);
-    ck_assert(!q->ops[0].is_del);
+    ck_assert_int_eq(q->ops[0].kind, MR_CACHE_OP_SET);
     ck_assert_mem_eq(q->ops[1].key, "w:2", 3);
-    ck_assert(q->ops[1].is_del);
+    ck_assert_int_eq(q->ops[1].kind, MR_CACHE_OP_MASK);
+    /* Masked for the replica lag limit plus a whole request. */
+    ck_assert_int_eq(q->ops[1].ttl_ms, 1000 + 5000);
     /* Nothing is sent until the request path flushes the queue. */
     ck_assert_uint_eq(mr_cache_stats(f.ctx.cache)->errors, 0);
     ck_assert_int_eq(mr_cache_stale(&f.ctx, NULL, 0), 500);
