@@ -43,6 +43,7 @@ struct mr_cache_item {
     size_t val_len;
     bool hit;
     bool early; /* get: a hit that XFetch turned into a miss (the key still exists) */
+    int ttl_ms; /* set: this item's time to live before jitter; 0 is the configured ttl_ms */
 };
 
 struct mr_cache_stats {
@@ -62,12 +63,48 @@ void mr_cache_deadline(struct mr_cache *c, int64_t deadline_ms);
  * every item is a miss. */
 MR_MUST_CHECK int mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n,
                                 struct mr_arena *arena, struct mr_err *err);
-/* SET key val PX ttl±jitter for all n items in one pipeline. compute_us is how long the
+/* SET key val PX ttl±jitter (each item's ttl_ms, or the configured one) for all n items in
+ * one pipeline. compute_us is how long the
  * source of these values took (the XFetch delta). only_if_absent adds NX to every item
  * not marked `early`: a fill after a miss must not overwrite a fresher value written
  * meanwhile by an update, while an early refresh must replace the value it refreshes. */
 MR_MUST_CHECK int mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
                                 int64_t compute_us, bool only_if_absent, struct mr_err *err);
+/* The Redis work a request defers to the end of its handler (invalidations after a commit,
+ * and any other write that need not wait for the answer to be built), kept in the request's
+ * arena and sent as ONE pipeline by mr_cache_queue_flush. A zeroed struct is an empty queue;
+ * the arena's reset discards it, so it lives exactly as long as the request. */
+enum mr_cache_op_kind {
+    MR_CACHE_OP_SET,  /* SET key envelope PX ttl±jitter, overwriting */
+    MR_CACHE_OP_DEL,  /* DEL key */
+    MR_CACHE_OP_MASK, /* SET key <mask> PX ttl_ms exactly: reads miss, SET NX fills fail */
+};
+struct mr_cache_op {
+    enum mr_cache_op_kind kind;
+    const char *key; /* without the prefix */
+    size_t key_len;
+    const char *val; /* SET: the payload (wrapped in the envelope when sent); else unused */
+    size_t val_len;
+    int ttl_ms; /* SET: before jitter, 0 is the configured ttl_ms; MASK: > 0, no jitter */
+};
+struct mr_cache_queue {
+    struct mr_cache_op *ops; /* in the arena */
+    size_t n, cap;
+};
+/* Appends op, with its key and value copied into arena, so the caller's buffers may go at
+ * once. Ops run in the order added (a DEL then a SET of one key leaves the SET's value).
+ * Returns 0, -EINVAL (no key, a MASK without a positive ttl_ms) or -ENOMEM (the arena's
+ * ceiling: nothing is added). */
+MR_MUST_CHECK int mr_cache_queue_add(struct mr_cache_queue *q, struct mr_arena *arena,
+                                     const struct mr_cache_op *op);
+/* Sends every queued op in one pipeline (as its kind says) and reads every reply, under the
+ * handle's deadline and timeouts. The queue is empty afterwards whatever happened. Returns 0
+ * (nothing queued included), or -ECONNREFUSED (breaker open or in backoff: nothing was sent),
+ * -ETIMEDOUT, -EIO, -EINVAL with the reason in err; after a failure some ops may have been applied
+ * and others not. */
+MR_MUST_CHECK int mr_cache_queue_flush(struct mr_cache *c, struct mr_cache_queue *q,
+                                       struct mr_err *err);
+
 /* PING with the connect/command timeouts, for the prober. */
 MR_MUST_CHECK int mr_cache_ping(struct mr_cache *c, struct mr_err *err);
 

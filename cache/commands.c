@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* commands: the commands (MGET, pipelined SET PX, PING) and their replies. Each public call
+/* commands: the commands (MGET, pipelined SET PX and DEL, PING) and their replies. Each public call
  * is one round trip: conn.c decides whether it may be sent and what a failure means; this
  * file builds binary-safe argv vectors in the handle's scratch buffers (so a steady-state
  * call allocates nothing of its own; hiredis still allocates its output buffer and replies),
@@ -80,13 +80,13 @@ wall_ms(void)
 
 /* Writes prefix + key at p; returns the bytes written. */
 static size_t
-put_key(const struct mr_cache *c, char *p, const struct mr_cache_item *it)
+put_key(const struct mr_cache *c, char *p, const char *key, size_t key_len)
 {
     if (c->prefix_len > 0)
         memcpy(p, c->cfg->key_prefix, c->prefix_len);
-    if (it->key_len > 0)
-        memcpy(p + c->prefix_len, it->key, it->key_len);
-    return c->prefix_len + it->key_len;
+    if (key_len > 0)
+        memcpy(p + c->prefix_len, key, key_len);
+    return c->prefix_len + key_len;
 }
 
 /* argv = cmd, then the n prefixed keys. Returns argc, or -EINVAL when it cannot be sent. */
@@ -109,7 +109,7 @@ build_keys(struct mr_cache *c, const char *cmd, const struct mr_cache_item *item
     c->scratch.argvlen[0] = strlen(cmd);
     for (size_t i = 0; i < n; i++) {
         c->scratch.argv[i + 1] = p;
-        c->scratch.argvlen[i + 1] = put_key(c, p, &items[i]);
+        c->scratch.argvlen[i + 1] = put_key(c, p, items[i].key, items[i].key_len);
         p += c->scratch.argvlen[i + 1];
     }
     return (int)(n + 1);
@@ -220,6 +220,8 @@ mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct 
     if (n == 0)
         return 0;
     int rc = mget(c, items, n, arena, err);
+    if (rc == -EAGAIN) /* the connection was closed while idle: once more, on a new one */
+        rc = mget(c, items, n, arena, err);
     if (rc < 0) {
         /* Some values may already be in the arena; the contract says all misses. */
         clear_items(items, n);
@@ -229,75 +231,100 @@ mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct 
     return rc;
 }
 
-/* Checks every item before anything is sent. Returns the scratch bytes the largest SET
- * needs (key, envelope and TTL digits side by side), or -EINVAL. */
+/* Checks one SET or DEL before anything is sent and raises *need to the scratch bytes it
+ * takes (key, envelope and TTL digits side by side). Returns 0 or -EINVAL. */
 static int
-mset_check(const struct mr_cache *c, const struct mr_cache_item *items, size_t n, size_t *need,
+size_check(const struct mr_cache *c, size_t i, size_t key_len, size_t val_len, size_t *need,
            struct mr_err *err)
 {
-    size_t max = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].val_len > MAX_VALUE_BYTES || items[i].key_len > MAX_VALUE_BYTES)
-            return mr_err_set(err, -EINVAL, "redis: item %zu too large (%zu bytes)", i,
-                              items[i].val_len);
-        size_t k = c->prefix_len + items[i].key_len + MR_CACHE__ENV_HEADER + items[i].val_len;
-        max = k > max ? k : max;
-    }
-    *need = max + 16; /* the TTL in decimal */
+    if (val_len > MAX_VALUE_BYTES || key_len > MAX_VALUE_BYTES)
+        return mr_err_set(err, -EINVAL, "redis: item %zu too large (%zu bytes)", i, val_len);
+    size_t k = c->prefix_len + key_len + MR_CACHE__ENV_HEADER + val_len + 16; /* TTL digits */
+    *need = k > *need ? k : *need;
     return 0;
 }
 
-/* Appends SET key envelope PX ttl per item. One key, envelope and TTL live in scratch at a
- * time: hiredis copies each command into its output buffer as it is appended. */
+/* Appends SET key envelope PX ttl [NX]. One key, envelope and TTL live in scratch at a time:
+ * hiredis copies each command into its output buffer as it is appended. */
 static int
-mset_send(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t compute_us,
-          bool only_if_absent, struct mr_err *err)
+append_set(struct mr_cache *c, const char *key, size_t key_len, const char *val, size_t val_len,
+           int ttl_ms, int64_t compute_us, bool is_nx, struct mr_err *err)
 {
     static const char cmd_nx[] = "NX";
     const struct mr_cache_cfg *cfg = c->cfg;
-    int64_t now_ms = wall_ms();
-    for (size_t i = 0; i < n; i++) {
-        /* The envelope's expiry is the jittered one, so XFetch aims at the real expiry. */
-        int ttl = mr_cache__ttl_jitter(cfg->ttl_ms, cfg->ttl_jitter_pct, mr_rand_unit(&c->rng));
-        char *key = c->scratch.bytes;
-        size_t key_len = put_key(c, key, &items[i]);
-        char *env = key + key_len;
-        size_t env_len =
-            mr_cache__env_encode(env, compute_us, now_ms + ttl, items[i].val, items[i].val_len);
-        char *ttl_s = env + env_len;
-        int ttl_len = snprintf(ttl_s, 16, "%d", ttl);
-        const char *argv[6] = {cmd_set, key, env, cmd_px, ttl_s, cmd_nx};
-        size_t argvlen[6] = {sizeof(cmd_set) - 1, key_len,         env_len,
-                             sizeof(cmd_px) - 1,  (size_t)ttl_len, sizeof(cmd_nx) - 1};
-        int argc = only_if_absent && !items[i].early ? 6 : 5;
-        if (redisAppendCommandArgv(c->ctx, argc, argv, argvlen) != REDIS_OK)
-            return mr_cache__call_io_failed(c, false, errno, err);
-    }
+    int ttl = mr_cache__ttl_jitter(ttl_ms > 0 ? ttl_ms : cfg->ttl_ms, cfg->ttl_jitter_pct,
+                                   mr_rand_unit(&c->rng));
+    char *k = c->scratch.bytes;
+    size_t k_len = put_key(c, k, key, key_len);
+    char *env = k + k_len;
+    /* The envelope's expiry is the jittered one, so XFetch aims at the real expiry. */
+    size_t env_len = mr_cache__env_encode(env, compute_us, wall_ms() + ttl, val, val_len);
+    char *ttl_s = env + env_len;
+    int ttl_len = snprintf(ttl_s, 16, "%d", ttl);
+    const char *argv[6] = {cmd_set, k, env, cmd_px, ttl_s, cmd_nx};
+    size_t argvlen[6] = {sizeof(cmd_set) - 1, k_len,           env_len,
+                         sizeof(cmd_px) - 1,  (size_t)ttl_len, sizeof(cmd_nx) - 1};
+    if (redisAppendCommandArgv(c->ctx, is_nx ? 6 : 5, argv, argvlen) != REDIS_OK)
+        return mr_cache__call_io_failed(c, false, errno, err);
     return 0;
 }
 
-/* Reads all n replies whatever they hold, so the connection stays in step. */
+/* Appends SET key <mask> PX ttl_ms, without jitter: the mask's time is a bound to cover. */
 static int
-mset_read(struct mr_cache *c, size_t n, struct mr_err *err)
+append_mask(struct mr_cache *c, const char *key, size_t key_len, int ttl_ms, struct mr_err *err)
+{
+    static const char mask[] = MR_CACHE__MASK;
+    char *k = c->scratch.bytes;
+    size_t k_len = put_key(c, k, key, key_len);
+    char *ttl_s = k + k_len;
+    int ttl_len = snprintf(ttl_s, 16, "%d", ttl_ms);
+    const char *argv[5] = {cmd_set, k, mask, cmd_px, ttl_s};
+    size_t argvlen[5] = {sizeof(cmd_set) - 1, k_len, sizeof(mask) - 1, sizeof(cmd_px) - 1,
+                         (size_t)ttl_len};
+    if (redisAppendCommandArgv(c->ctx, 5, argv, argvlen) != REDIS_OK)
+        return mr_cache__call_io_failed(c, false, errno, err);
+    return 0;
+}
+
+static int
+append_del(struct mr_cache *c, const char *key, size_t key_len, struct mr_err *err)
+{
+    static const char cmd_del[] = "DEL";
+    char *k = c->scratch.bytes;
+    size_t k_len = put_key(c, k, key, key_len);
+    const char *argv[2] = {cmd_del, k};
+    size_t argvlen[2] = {sizeof(cmd_del) - 1, k_len};
+    if (redisAppendCommandArgv(c->ctx, 2, argv, argvlen) != REDIS_OK)
+        return mr_cache__call_io_failed(c, false, errno, err);
+    return 0;
+}
+
+/* Reads all n replies of a pipeline of SETs and DELs whatever they hold, so the connection
+ * stays in step. */
+static int
+pipeline_read(struct mr_cache *c, size_t n, struct mr_err *err)
 {
     char what[MR_CACHE__REASON_LEN] = "";
     bool is_desync = false;
     for (size_t i = 0; i < n; i++) {
         void *v = NULL;
-        if (redisGetReply(c->ctx, &v) != REDIS_OK)
+        if (redisGetReply(c->ctx, &v) != REDIS_OK) {
+            c->is_reused = c->is_reused && i == 0; /* a reply read: the peer was there */
             return mr_cache__call_io_failed(c, false, errno, err);
+        }
         const redisReply *r = v;
         if (r->type == REDIS_REPLY_ERROR) {
             if (what[0] == '\0')
-                (void)snprintf(what, sizeof(what), "SET failed: %.*s", (int)r->len, r->str);
-        } else if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL) {
-            /* NIL: a SET NX that found the key already there, which is not an error. */
+                (void)snprintf(what, sizeof(what), "write failed: %.*s", (int)r->len, r->str);
+        } else if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL &&
+                   r->type != REDIS_REPLY_INTEGER) {
+            /* NIL: a SET NX that found the key already there; INTEGER: DEL's count. */
             is_desync = true;
         }
         freeReplyObject(v);
     }
     if (is_desync)
-        return mr_cache__call_desync(c, false, "SET: unexpected reply type", err);
+        return mr_cache__call_desync(c, false, "SET/DEL: unexpected reply type", err);
     if (what[0] != '\0')
         return mr_cache__call_reply_failed(c, false, what, err);
     mr_cache__call_ok(c, false);
@@ -309,17 +336,20 @@ mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t co
      bool only_if_absent, struct mr_err *err)
 {
     size_t need = 0;
-    int rc = mset_check(c, items, n, &need, err);
-    if (rc < 0)
-        return rc;
+    for (size_t i = 0; i < n; i++) {
+        int rc = size_check(c, i, items[i].key_len, items[i].val_len, &need, err);
+        if (rc < 0)
+            return rc;
+    }
     (void)scratch_bytes(&c->scratch, need);
-    rc = mr_cache__call_begin(c, false, err);
-    if (rc < 0)
-        return rc;
-    rc = mset_send(c, items, n, compute_us, only_if_absent, err);
-    if (rc < 0)
-        return rc;
-    return mset_read(c, n, err);
+    int rc = mr_cache__call_begin(c, false, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        /* An early refresh must replace the value it refreshes, so it never takes NX. */
+        bool is_nx = only_if_absent && !items[i].early;
+        rc = append_set(c, items[i].key, items[i].key_len, items[i].val, items[i].val_len,
+                        items[i].ttl_ms, compute_us, is_nx, err);
+    }
+    return rc < 0 ? rc : pipeline_read(c, n, err);
 }
 
 int
@@ -329,6 +359,48 @@ mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, i
     if (n == 0)
         return 0;
     int rc = mset(c, items, n, compute_us, only_if_absent, err);
+    if (rc == -EAGAIN)
+        rc = mset(c, items, n, compute_us, only_if_absent, err);
+    if (rc < 0)
+        c->stats.errors++;
+    scratch_trim(&c->scratch);
+    return rc;
+}
+
+/* The queue's ops, in order: SETs overwrite (a new value after a commit replaces whatever a
+ * reader filled), with no compute time, since nothing was computed to know them; a mask
+ * stands in for a value for a while (cache/internal.h). */
+static int
+apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n, struct mr_err *err)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = size_check(c, i, ops[i].key_len, ops[i].val_len, &need, err);
+        if (rc < 0)
+            return rc;
+    }
+    (void)scratch_bytes(&c->scratch, need);
+    int rc = mr_cache__call_begin(c, false, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct mr_cache_op *o = &ops[i];
+        if (o->kind == MR_CACHE_OP_DEL)
+            rc = append_del(c, o->key, o->key_len, err);
+        else if (o->kind == MR_CACHE_OP_MASK)
+            rc = append_mask(c, o->key, o->key_len, o->ttl_ms, err);
+        else
+            rc = append_set(c, o->key, o->key_len, o->val, o->val_len, o->ttl_ms, 0, false, err);
+    }
+    return rc < 0 ? rc : pipeline_read(c, n, err);
+}
+
+int
+mr_cache__apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n, struct mr_err *err)
+{
+    if (n == 0)
+        return 0;
+    int rc = apply(c, ops, n, err);
+    if (rc == -EAGAIN)
+        rc = apply(c, ops, n, err);
     if (rc < 0)
         c->stats.errors++;
     scratch_trim(&c->scratch);

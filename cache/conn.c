@@ -13,10 +13,13 @@
  * to reconnect_backoff_max_ms and resets after a successful command (not a successful
  * connect: a stopped Redis still completes the TCP handshake from its listen backlog), or
  * ends as soon as the prober sees Redis back. During the backoff calls fail at once, so a
- * dead Redis costs no connect per request. Failures also feed the breaker in shared memory,
- * which spares the other workers the same discovery. That policy and its state-change lines
- * (conn_lost, conn_restored, breaker_open, breaker_closed) are app/lib/backend.c's, shared
- * with db/. The failing call itself returns its reason to the caller, which logs it. */
+ * dead Redis costs no connect per request. One exception: a connection that served earlier
+ * calls and reads EOF or a reset before this call's first reply was closed while idle (Redis
+ * restarted); it is dropped quietly and the call is sent once more on a new connection. Failures
+ * also feed the breaker in shared memory, which spares the other workers the same discovery. That
+ * policy and its state-change lines (conn_lost, conn_restored, breaker_open, breaker_closed) are
+ * app/lib/backend.c's, shared with db/. The failing call itself returns its reason to the caller,
+ * which logs it. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -120,6 +123,7 @@ mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
                           (long long)mr_backend_wait_ms(&c->policy, now_ms), c->down_reason);
     if (!is_probe && !mr_breaker_allow(c->health, &c->cfg->breaker, now_ms))
         return mr_err_set(err, -ECONNREFUSED, "redis: circuit breaker open");
+    c->is_reused = c->ctx != NULL;
     if (c->ctx == NULL) {
         int rc = conn_open(c, is_probe, err);
         if (rc < 0)
@@ -135,10 +139,26 @@ mr_cache__call_ok(struct mr_cache *c, bool is_probe)
         mr_backend_ok(&c->policy);
 }
 
+/* Whether the peer closed the connection (EOF, a reset, a broken pipe): what a connection
+ * left idle across a Redis restart meets first. A timeout is not this: Redis is slow now. */
+static bool
+peer_closed(const redisContext *ctx, int saved_errno)
+{
+    return ctx->err == REDIS_ERR_EOF ||
+           (ctx->err == REDIS_ERR_IO && (saved_errno == ECONNRESET || saved_errno == EPIPE));
+}
+
 int
 mr_cache__call_io_failed(struct mr_cache *c, bool is_probe, int saved_errno, struct mr_err *err)
 {
     assert(c->ctx != NULL);
+    /* No evidence that Redis is down now: without this, the first call of every worker after
+     * a Redis restart would fail, and an invalidation among them would be lost. */
+    if (!is_probe && c->is_reused && peer_closed(c->ctx, saved_errno)) {
+        mr_cache__conn_drop(c);
+        c->is_reused = false;
+        return -EAGAIN;
+    }
     char reason[MR_CACHE__REASON_LEN];
     int code = -EIO;
     /* A socket timeout reaches hiredis as read(2) or write(2) failing with EAGAIN. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* cache/internal.h: what the files of cache/ share, and nothing outside cache/ may use.
  * cache.c owns the handle, conn.c the connection and its failure policy, commands.c the
- * commands, xfetch.c the value envelope and the expiry decisions; the randomness is
- * app/lib/rand's, one state per handle.
+ * commands, queue.c a request's deferred writes, xfetch.c the value envelope and the expiry
+ * decisions; the randomness is app/lib/rand's, one state per handle.
  *
  * The pure functions at the end (envelope, XFetch decision, TTL jitter) are declared here,
  * not static, so that tests/unit/cache/test_cache.c can check them without a Redis; they
@@ -42,6 +42,7 @@ struct mr_cache {
     int64_t deadline_ms;             /* monotonic, from mr_cache_deadline; 0 for none */
     struct mr_backend_policy policy; /* backoff, breaker reports, conn_lost/_restored lines */
     int timeout_set_ms; /* the socket timeout ctx has now, so that it is set only on change */
+    bool is_reused;     /* the current call began on a connection an earlier call opened */
     char down_reason[MR_CACHE__REASON_LEN]; /* why the connection last failed */
     struct mr_rand rng; /* TTL jitter and XFetch draws; seeded when the handle opens */
     struct mr_cache__scratch scratch;
@@ -58,7 +59,11 @@ MR_MUST_CHECK int mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct
 /* The call succeeded: closes the breaker, resets the backoff, logs a restored connection. */
 void mr_cache__call_ok(struct mr_cache *c, bool is_probe);
 /* hiredis failed on c->ctx (saved_errno is errno right after): drops the connection, starts
- * the backoff, feeds the breaker. Returns -ETIMEDOUT or -EIO with the reason in err. */
+ * the backoff, feeds the breaker. Returns -ETIMEDOUT or -EIO with the reason in err; or
+ * -EAGAIN, with nothing reported, when a connection earlier calls used turns out closed by
+ * the peer before any reply of this call was read (Redis restarted while it was idle): the
+ * caller then sends the whole call once more, on a new connection, and only once: that
+ * attempt connects afresh, so it cannot be told to retry. */
 MR_MUST_CHECK int mr_cache__call_io_failed(struct mr_cache *c, bool is_probe, int saved_errno,
                                            struct mr_err *err);
 /* Redis answered, but not what the command must answer (an error reply such as LOADING or
@@ -73,6 +78,10 @@ void mr_cache__conn_drop(struct mr_cache *c);
 
 /* commands.c */
 void mr_cache__scratch_fini(struct mr_cache__scratch *s);
+/* The n ops in order in one pipeline (SET without NX, DEL); every reply read. Returns 0 or
+ * the failure, as mr_cache_queue_flush says. */
+MR_MUST_CHECK int mr_cache__apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n,
+                                  struct mr_err *err);
 
 /* xfetch.c: the value envelope. All integers little-endian, byte by byte (no alignment):
  *
@@ -88,6 +97,10 @@ void mr_cache__scratch_fini(struct mr_cache__scratch *s);
  * Anything else (too short, wrong magic or version, length mismatch, expiry <= 0) is
  * rejected and the read is a miss. */
 #define MR_CACHE__ENV_MAGIC 0xF5u
+/* A mask: the magic and 'M', two bytes, so never an envelope. A key holding it reads as a
+ * miss (not an early refresh), and a fill's SET NX cannot replace it: mr_cache_stale stores
+ * one for as long as a lagging replica could still hand a reader the old value. */
+#define MR_CACHE__MASK "\xf5M"
 #define MR_CACHE__ENV_VERSION 1u
 #define MR_CACHE__ENV_HEADER 18u
 

@@ -67,6 +67,9 @@ int h_test_txn_bump(struct mr_ctx *ctx);
 int h_test_txn_batch_bump(struct mr_ctx *ctx);
 int h_test_txn_insert(struct mr_ctx *ctx);
 int h_test_txn_pair(struct mr_ctx *ctx);
+/* testcache.c: the cache-aside calls with the keys and failures a test chooses */
+int h_test_cache_fetch(struct mr_ctx *ctx);
+int h_test_cache_write(struct mr_ctx *ctx);
 #endif
 
 #endif

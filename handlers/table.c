@@ -100,6 +100,8 @@ const struct mr_route mr_ops_table[] = {
 #ifdef MR_TEST_BUILD
     MR_ROUTE("GET", "/test/sleep", h_test_sleep),
     MR_ROUTE("POST", "/test/echo", h_test_echo),
+    MR_ROUTE("GET", "/test/cache/fetch", h_test_cache_fetch),
+    MR_ROUTE("POST", "/test/cache/write", h_test_cache_write),
 #endif
 };
 

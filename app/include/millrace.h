@@ -339,10 +339,18 @@ MR_API void mr_jw_null(struct mr_jw *j);
 
 /* ---- Cache (Redis) --------------------------------------------------------------------- */
 
-/* One key of a cache call. Keys are the application's (the configured cache.key_prefix is
- * added); values are its bytes. */
+/* Redis in front of the database: cache-aside in one call (mr_cache_fetch), invalidation
+ * after a write (mr_cache_stale, mr_cache_replace), and the two primitives under them
+ * (mr_cache_read, mr_cache_write). Keys are the application's (the configured
+ * cache.key_prefix is added); values are its bytes, any bytes, stored in an envelope that
+ * carries XFetch's inputs (a value another program wrote under the prefix reads as a miss).
+ * Every call is bounded by cache.command_timeout_ms and the request's deadline; a Redis that
+ * failed is skipped by its breaker and a reconnect backoff, so an outage costs a request at
+ * most one timeout, and the next requests none. */
+
+/* One key of a cache call. */
 struct mr_cache_entry {
-    const char *key;
+    const char *key; /* borrowed for the call */
     size_t key_len;
     const char *value; /* read: in the arena, NULL on a miss; write: the bytes to store */
     size_t value_len;
@@ -350,12 +358,56 @@ struct mr_cache_entry {
     bool refresh; /* read: a hit that early refresh (XFetch) turned into a miss: recompute it
                      and write it back (a write then replaces it even with if_absent) */
 };
-/* Reads n keys in one round trip (MGET), under the request's deadline. Returns 0, or 503
- * when Redis failed or is skipped by its breaker: every entry is then a miss and the
- * handler serves from the source, as it would on a cold cache. Hits and misses are counted
- * for /metrics. */
+
+/* The loader of mr_cache_fetch: sets value and value_len of each of the n misses (pointers
+ * into the caller's entries, in their order, so `misses[k] - entries` is the index) from the
+ * source, typically with one mr_batch_read (one pipelined round trip to a replica). A value
+ * must live until the response is sent (mr_alloc memory, or static); a miss left NULL is
+ * absent (no such row): it is not stored, and the next call asks the loader again (store an
+ * empty or marker value to cache an absence). Returns 0, or an HTTP status (>= 400) that
+ * becomes mr_cache_fetch's. arg is mr_cache_fetch's. */
+typedef int (*mr_cache_load_fn)(struct mr_ctx *ctx, struct mr_cache_entry **misses, size_t n,
+                                void *arg);
+
+/* Cache-aside in one call: the n keys are read from Redis in one round trip (MGET); the
+ * loader runs ONCE with every miss (early refreshes included), unless every key was a hit;
+ * what it loaded is written back in one round trip (SET NX, so a fill from a replica that
+ * has not yet replayed a write cannot overwrite the writer's new value; an early refresh
+ * overwrites), with ttl_ms (0: cache.ttl_ms) plus or minus cache.ttl_jitter_pct, and the
+ * loader's time recorded for XFetch. Afterwards every entry holds its value (hit: from Redis,
+ * in the arena; else the loader's, NULL when absent). When Redis is down, slow or behind an
+ * open breaker, every key is a miss, the loader answers them all, nothing is written back,
+ * and the call still returns 0: the answer is as correct as the loader's. Hits and misses
+ * are counted for /metrics. Returns 0, the loader's status when it fails (nothing is then
+ * written to Redis), or 500 (no entries array or loader, a negative ttl_ms, the arena's
+ * ceiling). n == 0 returns 0 without calling anything. */
+MR_API int mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *entries, size_t n, int ttl_ms,
+                          mr_cache_load_fn load, void *arg);
+
+/* Invalidation after a write. Call these once the write has committed (mr_sql_write or
+ * mr_batch_commit returned 0): mr_cache_replace overwrites the key with the value the write
+ * gave it (ttl_ms as above); mr_cache_stale masks it for db.max_replica_lag_ms plus
+ * request_timeout_ms: reads miss and ask the loader, whose fill is not stored, so a replica
+ * that has not yet replayed the write cannot put the old value back for a whole TTL (a plain
+ * delete could not stop that; a replaced value does too, since fills are SET NX). Neither
+ * sends anything: they queue on
+ * the request (key and value are copied into the arena, so the caller's buffers may go), and
+ * after the handler returns, before the response leaves, every queued key of the request
+ * goes to Redis in ONE round trip, in the order queued, whatever status the handler answered
+ * (the data changed). If Redis fails then, the request's answer stands, a log line
+ * (event=cache_invalidation_failed) says so, and the old copies live until their TTL, so keep
+ * the TTL of data that must not be stale for long short. Returns 0, or 500 (no key, a
+ * negative ttl_ms, the arena's ceiling; nothing queued). */
+MR_API int mr_cache_stale(struct mr_ctx *ctx, const char *key, size_t key_len);
+MR_API int mr_cache_replace(struct mr_ctx *ctx, const char *key, size_t key_len, const void *value,
+                            size_t value_len, int ttl_ms);
+
+/* The primitives. mr_cache_read reads n keys in one round trip (MGET), under the request's
+ * deadline. Returns 0, or 503 when Redis failed or is skipped by its breaker: every entry is
+ * then a miss and the handler serves from the source, as it would on a cold cache; 500 at
+ * the arena's ceiling (entries untouched). Hits and misses are counted for /metrics. */
 MR_API int mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *entries, size_t n);
-/* Writes n entries in one round trip, each with cache.ttl_ms plus or minus the jitter.
+/* Writes n entries in one round trip, now, each with cache.ttl_ms plus or minus the jitter.
  * compute_us is how long producing the values took (early refresh weighs it); if_absent
  * stores only keys that do not exist (a fill after a miss must not overwrite a fresher value
  * an update wrote meanwhile). Returns 0, or 503 when Redis failed (the answer is unchanged:

@@ -61,6 +61,10 @@ struct mr_ctx {
     uint64_t token_out;     /* the highest commit of this request: the response's token */
     bool token_resolved;    /* token_in is final (the header parsed, or the cookie looked at) */
     const char *err_detail; /* internal reason of a failure, for the log line only */
+    /* Redis writes deferred to the end of the handler (mr_cache_stale, mr_cache_replace, and
+     * any other end-of-request work that should share their one round trip); dispatch.c
+     * sends them after the handler returns, before the response leaves. */
+    struct mr_cache_queue cache_queue;
 };
 
 #endif

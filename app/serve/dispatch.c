@@ -6,6 +6,8 @@
  * in step. */
 #include <string.h>
 
+#include "app/lib/clock.h"
+#include "app/lib/log.h"
 #include "app/serve/body.h"
 #include "app/serve/internal.h"
 #include "app/serve/token.h"
@@ -110,6 +112,31 @@ answer_error(struct mr_ctx *ctx, int rc)
                      mr_resp_reason(status));
 }
 
+/* Sends the Redis work the handler queued (its invalidations) in one round trip, before the
+ * response leaves, so that the client's next request cannot read a copy this one made stale.
+ * It runs whatever the handler answered: an invalidation is queued after its write committed,
+ * and the data changed even if the handler then failed. A failure costs a log line, never the
+ * answer: the stale copies live until their TTL. */
+static void
+flush_cache_queue(struct mr_ctx *ctx)
+{
+    size_t n = ctx->cache_queue.n;
+    if (n == 0)
+        return;
+    struct mr_err err;
+    int64_t t0 = mr_clock_us();
+    int rc = mr_cache_queue_flush(ctx->cache, &ctx->cache_queue, &err);
+    ctx->backend_us += mr_clock_us() - t0;
+    if (rc == 0)
+        return;
+    atomic_fetch_add_explicit(&ctx->sb->cache_errors, 1, memory_order_relaxed);
+    char reason[256], rid[80];
+    (void)mr_log_quote(reason, sizeof(reason), err.msg);
+    (void)mr_log_quote(rid, sizeof(rid), ctx->req.request_id ? ctx->req.request_id : "-");
+    mr_log(MR_LOG_WARNING, "cache_invalidation_failed",
+           "req=%s route=%s ops=%zu err=%s stale_until=ttl", rid, ctx->route->pattern, n, reason);
+}
+
 /* Validates the route's inputs; false when the response (400, or 500) is already made. */
 static bool
 check_inputs(struct mr_ctx *ctx, const struct mr_valid *v)
@@ -172,6 +199,7 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     atomic_store_explicit(&w->me->route, -1, memory_order_relaxed);
     answer_error(ctx, rc);
     mr_token_emit(ctx);
+    flush_cache_queue(ctx);
     return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
 }
 

@@ -19,6 +19,7 @@ main(void)
         breaker_suite,
         buf_suite,
         cache_suite,
+        cache_aside_suite,
         config_suite,
         cookie_suite,
         form_suite,

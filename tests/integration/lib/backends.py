@@ -149,6 +149,7 @@ class Redis:
 KEY_PREFIX = "mr:"
 ENV_MAGIC = 0xF5
 ENV_HEADER = 18
+MASK = b"\xf5M"  # a stale key's stand-in (mr_cache_stale): reads as a miss
 
 
 def world_key(i):
@@ -170,14 +171,15 @@ def decode_envelope(raw):
 
 
 def cached_worlds(r, ids):
-    """{id: randomnumber} of the ids whose key is in Redis (decoded envelope)."""
+    """{id: randomnumber} of the ids whose key holds a value in Redis (decoded envelope); a
+    key masked by mr_cache_stale holds none."""
     ids = list(ids)
     if not ids:
         return {}
     vals = r.cmd("MGET", *[world_key(i) for i in ids])
     out = {}
     for i, v in zip(ids, vals):
-        if v is not None:
+        if v is not None and v != MASK:
             out[i] = int(decode_envelope(v)[2])
     return out
 

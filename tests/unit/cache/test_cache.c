@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_cache: the parts of cache/ that need no Redis. The envelope, the XFetch decision and
  * the TTL jitter are pure functions, reached through cache/internal.h (the only reason they
- * are not static). The failure policy is checked through the public header against the real
- * thing that needs no server: a loopback port that refuses connections. Defines cache_suite
+ * are not static); a request's queue of deferred writes is checked through the public header.
+ * The failure policy (of calls and of the queue's flush) is checked against the real thing
+ * that needs no server: a loopback port that refuses connections. Defines cache_suite
  * for tests/unit/main.c. */
 #include <check.h>
 #include <errno.h>
@@ -283,6 +284,100 @@ START_TEST(test_open_breaker_sends_nothing)
 }
 END_TEST
 
+START_TEST(test_queue_copies_keys_and_values_in_order)
+{
+    struct mr_arena arena;
+    mr_arena_init(&arena, 256, 1 << 20);
+    struct mr_cache_queue q = {0};
+    char key[16], val[16];
+    for (int i = 0; i < 20; i++) { /* past the first capacity: the array doubles */
+        int kl = snprintf(key, sizeof(key), "k%d", i);
+        int vl = snprintf(val, sizeof(val), "v%d", i);
+        struct mr_cache_op op = {.key = key,
+                                 .key_len = (size_t)kl,
+                                 .val = val,
+                                 .val_len = (size_t)vl,
+                                 .ttl_ms = i + 1,
+                                 .kind = (enum mr_cache_op_kind)(i % 3)};
+        ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), 0);
+    }
+    memset(key, 'x', sizeof(key)); /* the caller's buffers may go at once */
+    memset(val, 'x', sizeof(val));
+    ck_assert_uint_eq(q.n, 20);
+    for (int i = 0; i < 20; i++) {
+        char want[16];
+        int kl = snprintf(want, sizeof(want), "k%d", i);
+        ck_assert_uint_eq(q.ops[i].key_len, (size_t)kl);
+        ck_assert_mem_eq(q.ops[i].key, want, (size_t)kl);
+        ck_assert_int_eq(q.ops[i].ttl_ms, i + 1);
+        ck_assert_int_eq(q.ops[i].kind, i % 3);
+        if (q.ops[i].kind != MR_CACHE_OP_SET) { /* DEL and MASK carry no value */
+            ck_assert_ptr_null(q.ops[i].val);
+            ck_assert_uint_eq(q.ops[i].val_len, 0);
+        } else {
+            int vl = snprintf(want, sizeof(want), "v%d", i);
+            ck_assert_mem_eq(q.ops[i].val, want, (size_t)vl);
+        }
+    }
+    mr_arena_fini(&arena);
+}
+END_TEST
+
+START_TEST(test_queue_refuses_without_key_and_past_the_ceiling)
+{
+    struct mr_arena arena;
+    mr_arena_init(&arena, 256, 1024);
+    struct mr_cache_queue q = {0};
+    struct mr_cache_op op = {.kind = MR_CACHE_OP_DEL, .key = NULL, .key_len = 0};
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -EINVAL);
+    op = (struct mr_cache_op){.kind = MR_CACHE_OP_DEL, .key = "k", .key_len = 0};
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -EINVAL);
+    op = (struct mr_cache_op){.kind = MR_CACHE_OP_MASK, .key = "k", .key_len = 1}; /* no time */
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -EINVAL);
+    static char big[4096];
+    op = (struct mr_cache_op){.key = "k", .key_len = 1, .val = big, .val_len = sizeof(big)};
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), -ENOMEM);
+    ck_assert_uint_eq(q.n, 0);
+    /* An empty value is a value (SET ""), not an absent one. */
+    op = (struct mr_cache_op){.key = "k", .key_len = 1, .val = NULL, .val_len = 0};
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &op), 0);
+    ck_assert_ptr_nonnull(q.ops[0].val);
+    mr_arena_fini(&arena);
+}
+END_TEST
+
+START_TEST(test_queue_flush_to_dead_redis_fails_once_and_empties)
+{
+    int fd;
+    struct mr_cache_cfg cfg = test_cfg(refusing_port(&fd));
+    struct mr_backend_slot slot;
+    mr_backend_slot_init(&slot, "redis");
+    struct mr_cache *c;
+    struct mr_err err;
+    ck_assert_int_eq(mr_cache_open(&cfg, &slot, &c, &err), 0);
+    struct mr_arena arena;
+    mr_arena_init(&arena, 4096, 65536);
+    struct mr_cache_queue q = {0};
+    ck_assert_int_eq(mr_cache_queue_flush(c, &q, &err), 0); /* nothing queued: nothing sent */
+    ck_assert_uint_eq(mr_cache_stats(c)->errors, 0);
+    struct mr_cache_op del = {.kind = MR_CACHE_OP_DEL, .key = "a", .key_len = 1};
+    struct mr_cache_op set = {.key = "b", .key_len = 1, .val = "1", .val_len = 1};
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &del), 0);
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &set), 0);
+    ck_assert_int_eq(mr_cache_queue_flush(c, &q, &err), -ECONNREFUSED);
+    ck_assert_uint_eq(q.n, 0);
+    ck_assert_int_eq(atomic_load(&slot.failures_total), 1);
+    /* A second request's flush within the backoff costs no connect. */
+    ck_assert_int_eq(mr_cache_queue_add(&q, &arena, &del), 0);
+    ck_assert_int_eq(mr_cache_queue_flush(c, &q, &err), -ECONNREFUSED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "reconnect in"));
+    ck_assert_int_eq(atomic_load(&slot.failures_total), 1);
+    mr_arena_fini(&arena);
+    mr_cache_close(&c);
+    (void)close(fd);
+}
+END_TEST
+
 Suite *
 cache_suite(void)
 {
@@ -312,5 +407,10 @@ cache_suite(void)
     tcase_add_test(fail, test_dead_redis_fails_fast_during_backoff);
     tcase_add_test(fail, test_open_breaker_sends_nothing);
     suite_add_tcase(s, fail);
+    TCase *queue = tcase_create("queue");
+    tcase_add_test(queue, test_queue_copies_keys_and_values_in_order);
+    tcase_add_test(queue, test_queue_refuses_without_key_and_past_the_ceiling);
+    tcase_add_test(queue, test_queue_flush_to_dead_redis_fails_once_and_empties);
+    suite_add_tcase(s, queue);
     return s;
 }
