@@ -23,6 +23,7 @@
 #include "app/serve/response.h"
 #include "app/serve/router.h"
 #include "app/serve/router.h"
+#include "app/serve/session.h"
 #include "app/board/scoreboard.h"
 #include "cache/cache.h"
 #include "db/db.h"
@@ -57,6 +58,8 @@ struct mr_ctx {
     int64_t deadline_ms;    /* monotonic; every backend call gets what is left */
     int64_t backend_us;     /* time spent waiting on Redis and PostgreSQL */
     const char *err_detail; /* internal reason of a failure, for the log line only */
+
+    struct mr_session session; /* read on first use, saved after the handler (session.c) */
 };
 
 #endif
