@@ -49,6 +49,13 @@ extern const size_t mr_status_count;
 /* testonly.c: compiled only into the test build */
 int h_test_sleep(struct mr_ctx *ctx);
 int h_test_echo(struct mr_ctx *ctx);
+int h_test_session_set(struct mr_ctx *ctx);
+int h_test_session_get(struct mr_ctx *ctx);
+int h_test_session_del(struct mr_ctx *ctx);
+int h_test_session_login(struct mr_ctx *ctx);
+int h_test_session_logout(struct mr_ctx *ctx);
+int h_test_session_csrf(struct mr_ctx *ctx);
+int h_test_session_protected(struct mr_ctx *ctx);
 #endif
 
 #endif

@@ -40,6 +40,7 @@ main(void)
         template_suite,
         validate_suite,
         sql_suite,
+        session_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

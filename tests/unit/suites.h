@@ -34,5 +34,6 @@ Suite *template_suite(void);
 Suite *validate_suite(void);
 Suite *sql_suite(void);
 Suite *keepconn_suite(void);
+Suite *session_suite(void);
 
 #endif
