@@ -15,7 +15,7 @@ import time
 import urllib.parse
 
 from lib import backends as be
-from lib import faults, http
+from lib import faults, fcgi, http
 from lib.base import StackTestCase
 
 COOKIE = "millrace_session"
@@ -192,6 +192,23 @@ class Sessions(StackTestCase):
         self.redis.cmd("SET", redis_key(c.cookie), b"\xf6\x01\x05\x00junk")
         self.assertIsNone(c.get("user"))
         self.assertIn("event=session_corrupt", self.log())
+
+    def test_over_https_the_cookie_is_secure(self):
+        # nginx sends HTTPS=on only under TLS, which the local stack does not serve: the
+        # FastCGI socket takes the param as nginx would send it.
+        body = b"key=user&value=1"
+        params = fcgi.default_params("POST", "/test/session/set", len(body),
+                                     [("HTTPS", "on")])
+        params = [(k, "application/x-www-form-urlencoded" if k == "CONTENT_TYPE" else v)
+                  for k, v in params]
+        r = fcgi.request(body=body, params=params)
+        self.assertEqual(r.status, 200, r)
+        line = r.header("Set-Cookie")
+        self.assertIsNotNone(line, r)
+        attrs = [a.strip() for a in line.split(";")]
+        self.assertTrue(attrs[0].startswith(COOKIE + "="), line)
+        for a in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+            self.assertIn(a, attrs, line)
 
     def test_a_session_over_max_bytes_is_413(self):
         c = Client()
