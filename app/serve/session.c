@@ -207,7 +207,9 @@ mr_sess_csrf_ok(struct mr_ctx *ctx)
     if (!is_unsafe(ctx->req.method))
         return true;
     if (!is_on(ctx)) {
+        /* A 403 is not logged by default; this one is the config's fault, not the client's. */
         ctx->err_detail = "MR_ROUTE_CSRF route, but sessions are off (no sessions group)";
+        log_store(ctx, "csrf_without_sessions", ctx->err_detail);
         return false;
     }
     identify(ctx);
