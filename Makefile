@@ -12,7 +12,7 @@ VERSION ?= 0.1.0
 DESTDIR ?=
 CC      ?= cc
 WERROR  ?= -Werror
-PKGS     = fcgi libpq hiredis libconfig jansson
+PKGS     = fcgi libpq hiredis libconfig jansson libsodium
 # Recursively expanded on purpose: pkg-config runs after `make deps` has installed the .pc files.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))

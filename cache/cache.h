@@ -105,6 +105,24 @@ MR_MUST_CHECK int mr_cache_queue_add(struct mr_cache_queue *q, struct mr_arena *
 MR_MUST_CHECK int mr_cache_queue_flush(struct mr_cache *c, struct mr_cache_queue *q,
                                        struct mr_err *err);
 
+/* Sessions' store (session.c): one Redis string per session, `<key_prefix>session:<id>`.
+ * A value read, or to write (data NULL: delete instead). */
+struct mr_cache_value {
+    const char *data; /* read: in the arena, NUL-terminated */
+    size_t len;
+    bool found;
+};
+/* GETEX key EX ttl_s: reads the session and slides its expiry, in one round trip. Sets *out
+ * (found false when there is no such session). Returns 0, or -ECONNREFUSED (breaker open or
+ * in backoff: nothing was sent), -ETIMEDOUT, -EIO, -ENOMEM (the arena). */
+MR_MUST_CHECK int mr_cache_session_load(struct mr_cache *c, const char *id, int ttl_s,
+                                        struct mr_arena *arena, struct mr_cache_value *out,
+                                        struct mr_err *err);
+/* One round trip: DEL old_id (when not NULL), then for id (when not NULL) SET data EX ttl_s,
+ * or DEL when data is NULL. Returns 0 or the errors of mr_cache_session_load. */
+MR_MUST_CHECK int mr_cache_session_save(struct mr_cache *c, const char *old_id, const char *id,
+                                        const struct mr_cache_value *data, int ttl_s,
+                                        struct mr_err *err);
 /* PING with the connect/command timeouts, for the prober. */
 MR_MUST_CHECK int mr_cache_ping(struct mr_cache *c, struct mr_err *err);
 

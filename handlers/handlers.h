@@ -22,8 +22,8 @@ enum mr_te_stmt {
     MR_TE_TEST_LOCK,   /* $1 key: waits for a shared advisory lock, held to the transaction's end */
     MR_TE_TEST_SLEEP,  /* $1 seconds */
 #endif
-    MR_TE_RW_PUT,   /* $1 id, $2 value: upsert into rw_demo, returning id, value */
-    MR_TE_RW_GET,   /* $1 id: id, value */
+    MR_TE_RW_PUT, /* $1 id, $2 value: upsert into rw_demo, returning id, value */
+    MR_TE_RW_GET, /* $1 id: id, value */
 };
 
 /* The built-in application (the TechEmpower set), and millrace's own routes, served beside
@@ -70,6 +70,13 @@ int h_test_txn_pair(struct mr_ctx *ctx);
 /* testcache.c: the cache-aside calls with the keys and failures a test chooses */
 int h_test_cache_fetch(struct mr_ctx *ctx);
 int h_test_cache_write(struct mr_ctx *ctx);
+int h_test_session_set(struct mr_ctx *ctx);
+int h_test_session_get(struct mr_ctx *ctx);
+int h_test_session_del(struct mr_ctx *ctx);
+int h_test_session_login(struct mr_ctx *ctx);
+int h_test_session_logout(struct mr_ctx *ctx);
+int h_test_session_csrf(struct mr_ctx *ctx);
+int h_test_session_protected(struct mr_ctx *ctx);
 #endif
 
 #endif

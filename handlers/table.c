@@ -102,6 +102,15 @@ const struct mr_route mr_ops_table[] = {
     MR_ROUTE("POST", "/test/echo", h_test_echo),
     MR_ROUTE("GET", "/test/cache/fetch", h_test_cache_fetch),
     MR_ROUTE("POST", "/test/cache/write", h_test_cache_write),
+    MR_ROUTE("POST", "/test/session/set", h_test_session_set),
+    MR_ROUTE("GET", "/test/session/get", h_test_session_get),
+    MR_ROUTE("POST", "/test/session/del", h_test_session_del),
+    MR_ROUTE("POST", "/test/session/login", h_test_session_login),
+    MR_ROUTE("POST", "/test/session/logout", h_test_session_logout),
+    MR_ROUTE("GET", "/test/session/csrf", h_test_session_csrf),
+    MR_ROUTE("POST", "/test/session/protected", h_test_session_protected, .flags = MR_ROUTE_CSRF),
+    MR_ROUTE("POST", "/test/session/protected.html", h_test_session_protected,
+             .flags = MR_ROUTE_CSRF | MR_ROUTE_HTML),
 #endif
 };
 

@@ -13,7 +13,8 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody lsn
+FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody \
+                lsn session
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -34,6 +35,7 @@ FUZZ_SRC_multipart := app/serve/multipart.c app/lib/fdio.c app/lib/arena.c app/l
 FUZZ_SRC_cookie  := app/serve/cookie.c app/lib/buf.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_jsonbody := app/serve/jsonbody.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_lsn     := db/lsn.c
+FUZZ_SRC_session := app/serve/sessdata.c app/serve/sesstoken.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/lib/arena.c \
                     app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
@@ -48,6 +50,7 @@ FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app
 # Recursively expanded: pkg-config runs only when the config target is built.
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
 FUZZ_LIBS_jsonbody = $(shell pkg-config --libs jansson)
+FUZZ_LIBS_session = $(shell pkg-config --libs libsodium)
 FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig jansson)
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)

@@ -3,7 +3,7 @@
 # Does nothing when all are present. Runs apt-get update first; uses sudo when not root.
 set -eu
 PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libhiredis-dev libconfig-dev libjansson-dev
-check libsubunit-dev postgresql postgresql-client redis-server nginx-light wrk spawn-fcgi
+libsodium-dev check libsubunit-dev postgresql postgresql-client redis-server nginx-light wrk spawn-fcgi
 python3 curl procps iproute2 systemd prometheus clang libclang-rt-14-dev valgrind clang-format"
 missing=""
 for p in $PKGS; do

@@ -190,6 +190,9 @@ def up_nginx():
 
 # ---- millrace -------------------------------------------------------------------------------
 
+LOCAL_SESSION_KEY = "6c6f63616c2d737461636b2d6f6e6c792d6e657665722d696e2d70726f64756374"
+
+
 def render_millrace_conf():
     """var/millrace.conf: the stack's settings, then MR_CONF_EXTRA verbatim. As root, workers
     must not stay root (allow_root is off by default and the manager refuses), so they drop to
@@ -203,6 +206,8 @@ def render_millrace_conf():
         ("db", [("primary", backend % S.pg_port),
                 ("replicas", [backend % S.replica_port])]),
         ("cache", [("host", "127.0.0.1"), ("port", S.redis_port)]),
+        # A fixed key, known to everyone: for the local stack and its tests only.
+        ("sessions", [("keys", [LOCAL_SESSION_KEY])]),
     ]
     extra = S.conf_extra
     theirs = libconfig.top_level_names(extra)

@@ -40,10 +40,18 @@ struct spec {
     {                                                                                              \
         p, T_STR, F(f), 0, 0, 0, d, h                                                              \
     }
-#define STRS(p, f, h)                                                                              \
+#define STRS(p, f, h) STRS_N(p, f, MR_DB_MAX_REPLICAS, h)
+/* A list of at most n strings: the field is `char *[n]`, followed at once by its int count. */
+#define STRS_N(p, f, n, h)                                                                         \
     {                                                                                              \
-        p, T_STRS, F(f), 0, MR_DB_MAX_REPLICAS, 0, NULL, h                                         \
+        p, T_STRS, F(f), 0, n, 0, NULL, h                                                          \
     }
+_Static_assert(offsetof(struct mr_cfg, db.n_replicas) ==
+                   offsetof(struct mr_cfg, db.replicas) + MR_DB_MAX_REPLICAS * sizeof(char *),
+               "db.n_replicas must follow db.replicas");
+_Static_assert(offsetof(struct mr_cfg, sessions.n_keys) ==
+                   offsetof(struct mr_cfg, sessions.keys) + MR_SESSION_MAX_KEYS * sizeof(char *),
+               "sessions.n_keys must follow sessions.keys");
 #define FLOAT(p, f, d, h)                                                                          \
     {                                                                                              \
         p, T_FLOAT, F(f), 0, 0, 0, d, h                                                            \
@@ -166,6 +174,17 @@ static const struct spec specs[] = {
         "Consecutive failures that open Redis's circuit breaker."),
     INT("cache.breaker_cooldown_ms", cache.breaker.cooldown_ms, 1000, 10, 600000,
         "How long an open breaker skips Redis before one request probes it."),
+    STRS_N("sessions.keys", sessions.keys, MR_SESSION_MAX_KEYS,
+           "Server-side sessions are on when this group is present, and then need at least one "
+           "key: 64 to 128 hex digits (32 to 64 bytes; `openssl rand -hex 32`). The first signs "
+           "new cookies; every one listed verifies them, so rotate by putting a new key first "
+           "and removing the old one after sessions.ttl_s."),
+    INT("sessions.ttl_s", sessions.ttl_s, 1209600, 60, 31536000,
+        "A session unused this long expires; each request that reads it starts the time again."),
+    STR("sessions.cookie", sessions.cookie, "millrace_session", "Name of the session cookie."),
+    INT("sessions.max_bytes", sessions.max_bytes, 4096, 64, 1048576,
+        "Most bytes of one session's data (keys, values and 7 bytes per entry); a set past it "
+        "fails with 413."),
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
@@ -229,16 +248,20 @@ apply_strs(struct mr_cfg *cfg, const struct spec *sp, const config_setting_t *s,
     if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
         return fail(err, cfg, s, sp->path, "expected a list of strings, like [ \"...\" ]");
     int n = config_setting_length(s);
-    if (n > sp->hi)
-        return fail(err, cfg, s, sp->path, "too many entries (at most 8)");
-    /* The field is `const char *[MR_DB_MAX_REPLICAS]` followed by the count. */
+    if (n > sp->hi) {
+        char reason[64];
+        (void)snprintf(reason, sizeof(reason), "too many entries (at most %lld)", sp->hi);
+        return fail(err, cfg, s, sp->path, reason);
+    }
+    /* The field is `char *[sp->hi]` followed by the count (STRS_N). */
     char **v = (char **)((char *)cfg + sp->off);
+    int *count = (int *)(v + sp->hi);
     for (int i = 0; i < n; i++) {
         const char *str = config_setting_get_string_elem(s, i);
         if (str == NULL)
             return fail(err, cfg, s, sp->path, "every entry must be a string");
         v[i] = mr_xstrdup(str);
-        cfg->db.n_replicas = i + 1;
+        *count = i + 1;
     }
     return 0;
 }
@@ -337,6 +360,71 @@ resolve_app(struct mr_cfg *cfg)
 }
 
 static int
+hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes sessions.keys[i] into sessions.key[i]; a reason for a key that cannot sign. */
+static const char *
+decode_key(struct mr_session_cfg *s, int i)
+{
+    const char *hex = s->keys[i];
+    size_t n = strlen(hex);
+    if (n == 0)
+        return "is empty (64 to 128 hex digits, e.g. from `openssl rand -hex 32`)";
+    for (size_t j = 0; j < n; j++)
+        if (hex_digit(hex[j]) < 0)
+            return "is not hex (64 to 128 hex digits, e.g. from `openssl rand -hex 32`)";
+    if (n % 2 != 0)
+        return "has an odd number of hex digits";
+    if (n / 2 < MR_SESSION_KEY_MIN_BYTES)
+        return "is too short: at least 32 bytes (64 hex digits)";
+    if (n / 2 > MR_SESSION_KEY_MAX_BYTES)
+        return "is too long: at most 64 bytes (128 hex digits)";
+    for (size_t j = 0; j < n / 2; j++)
+        s->key[i][j] = (unsigned char)(hex_digit(hex[2 * j]) * 16 + hex_digit(hex[2 * j + 1]));
+    s->key_len[i] = n / 2;
+    return NULL;
+}
+
+/* Sessions are on exactly when the group is in the file; then their keys must be usable, so
+ * that a typo in a key is refused at start and not discovered as signed-out users. */
+static int
+check_sessions(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
+{
+    struct mr_session_cfg *s = &cfg->sessions;
+    s->is_on = config_lookup(lc, "sessions") != NULL;
+    if (!s->is_on)
+        return 0;
+    if (s->n_keys == 0)
+        return refuse(err, cfg, lc,
+                      config_lookup(lc, "sessions.keys") ? "sessions.keys" : "sessions",
+                      "sessions need at least one key in sessions.keys (64 to 128 hex digits)");
+    for (int i = 0; i < s->n_keys; i++) {
+        const char *why = decode_key(s, i);
+        if (why != NULL) {
+            char reason[160];
+            (void)snprintf(reason, sizeof(reason), "key %d %s", i + 1, why);
+            return refuse(err, cfg, lc, "sessions.keys", reason);
+        }
+    }
+    bool is_token = *s->cookie != '\0';
+    for (const unsigned char *p = (const unsigned char *)s->cookie; *p != '\0'; p++)
+        if (*p <= ' ' || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p) != NULL)
+            is_token = false;
+    if (!is_token)
+        return refuse(err, cfg, lc, "sessions.cookie", "must be a cookie name (an HTTP token)");
+    return 0;
+}
+
+static int
 check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
 {
     char *end;
@@ -377,6 +465,9 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
         return refuse(err, cfg, lc, "db.primary", "must not be empty");
     if (cfg->arena_max_bytes < cfg->arena_bytes)
         return refuse(err, cfg, lc, "arena_max_bytes", "must not be below arena_bytes");
+    int rc = check_sessions(cfg, lc, err);
+    if (rc < 0)
+        return rc;
     return resolve_app(cfg);
 }
 
@@ -418,11 +509,18 @@ mr_cfg_fini(struct mr_cfg *cfg)
             *(char **)field = NULL;
         }
     }
-    for (int i = 0; i < cfg->db.n_replicas; i++) {
-        free((char *)cfg->db.replicas[i]);
-        cfg->db.replicas[i] = NULL;
+    for (size_t i = 0; i < N_SPECS; i++) {
+        if (specs[i].type != T_STRS)
+            continue;
+        char **v = (char **)((char *)cfg + specs[i].off);
+        int *count = (int *)(v + specs[i].hi);
+        for (int j = 0; j < *count; j++) {
+            free(v[j]);
+            v[j] = NULL;
+        }
+        *count = 0;
     }
-    cfg->db.n_replicas = 0;
+    explicit_bzero(cfg->sessions.key, sizeof(cfg->sessions.key));
     free(cfg->path);
     cfg->path = NULL;
 }

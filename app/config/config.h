@@ -23,6 +23,21 @@ enum mr_pm {
     MR_PM_ADAPTIVE,
 };
 
+/* Server-side sessions (the `sessions` group; see docs/guide.md, "Sessions and CSRF"). */
+#define MR_SESSION_MAX_KEYS 8
+#define MR_SESSION_KEY_MIN_BYTES 32
+#define MR_SESSION_KEY_MAX_BYTES 64
+struct mr_session_cfg {
+    bool is_on;                      /* the group is in the file: keys were checked */
+    char *keys[MR_SESSION_MAX_KEYS]; /* hex, as written; the first signs, all verify */
+    int n_keys;                      /* right after keys: the settings table relies on it */
+    unsigned char key[MR_SESSION_MAX_KEYS][MR_SESSION_KEY_MAX_BYTES]; /* keys[i] decoded */
+    size_t key_len[MR_SESSION_MAX_KEYS];
+    int ttl_s;
+    char *cookie;
+    int max_bytes; /* encoded size of one session's data */
+};
+
 struct mr_cfg {
     char *path; /* the file it came from */
     char *app;  /* the application module; "" = the built-in endpoints */
@@ -84,6 +99,7 @@ struct mr_cfg {
 
     struct mr_db_cfg db;
     struct mr_cache_cfg cache;
+    struct mr_session_cfg sessions;
 };
 
 /* Loads and validates `path` into cfg (caller's storage). Returns 0, -ENOENT when the file

@@ -55,6 +55,8 @@ typedef int (*mr_handler_fn)(struct mr_ctx *ctx);
 enum mr_route_flags {
     MR_ROUTE_NEVER_SHED = 1 << 0, /* answered even when the server sheds load (health checks) */
     MR_ROUTE_HTML = 1 << 1,       /* error pages of this route are HTML, not JSON */
+    MR_ROUTE_CSRF = 1 << 2,       /* POST, PUT, PATCH, DELETE need the session's CSRF token
+                                     (Sessions, below), else 403 before the handler runs */
 };
 
 /* ---- Route inputs: validated before the handler runs --------------------------------- */
@@ -414,6 +416,45 @@ MR_API int mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *entries, siz
  * a cache write is best effort). */
 MR_API int mr_cache_write(struct mr_ctx *ctx, const struct mr_cache_entry *entries, size_t n,
                           long long compute_us, bool if_absent);
+
+/* ---- Sessions -------------------------------------------------------------------------- */
+
+/* Server-side sessions in Redis, on when the config has a `sessions` group (keys, ttl_s,
+ * cookie, max_bytes). A session is a small map of string keys (1 to 64 bytes) to string
+ * values, found by a random 256-bit id in a signed cookie (HMAC-SHA256 under
+ * sessions.keys; HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS, Max-Age=ttl_s).
+ *
+ * Nothing is read until a handler asks: the first call of a request reads the session in
+ * one Redis round trip (GETEX, which also restarts its ttl_s: sliding expiry); changes are
+ * stored once, after the handler returns, in one round trip, and only when there are any.
+ * A missing or tampered cookie, an expired session, data that does not decode and Redis down
+ * all read as an empty session (the last two with a log line), never as an error; when Redis
+ * failed at the read, the request's changes are not stored (logged), so that data that
+ * could not be read is never replaced. Strings returned live in the request's arena. */
+
+/* The value of key in the request's session, or NULL (absent; no session; sessions off). */
+MR_API const char *mr_session_get(struct mr_ctx *ctx, const char *key);
+/* Sets key to value (both copied), starting a session (and its cookie) when there is none.
+ * Returns 0, or 413 when the session would pass sessions.max_bytes (its stored size: keys,
+ * values and 7 bytes per entry) or 256 keys, or 500 for a key that is empty or over 64
+ * bytes, sessions off, or the arena's ceiling; nothing is changed then, and the reason goes
+ * to the request's log line. */
+MR_API int mr_session_set(struct mr_ctx *ctx, const char *key, const char *value);
+/* Removes key. Returns 0, or 500 when sessions are off. */
+MR_API int mr_session_del(struct mr_ctx *ctx, const char *key);
+/* Gives the session a new id, keeping its data; the old id is deleted from Redis. Call it
+ * when the user signs in (or their privileges change), so that an id known before is
+ * worthless after. The CSRF token changes with the id. Returns 0 or 500 (sessions off). */
+MR_API int mr_session_regenerate(struct mr_ctx *ctx);
+/* Ends the session (sign-out): its data is deleted from Redis and the cookie expired. A set
+ * afterwards in the same request starts a new session. Returns 0 or 500 (sessions off). */
+MR_API int mr_session_destroy(struct mr_ctx *ctx);
+/* The session's CSRF token: 43 URL-safe characters, HMAC(key, session id), to put in a
+ * form's hidden `csrf_token` field or send as the X-CSRF-Token header. Starts a session (a
+ * cookie, nothing stored) when there is none. It costs no Redis round trip. NULL when
+ * sessions are off. A route with MR_ROUTE_CSRF refuses a POST, PUT, PATCH or DELETE whose
+ * token is missing or wrong with 403 (the uniform error page) before its handler runs. */
+MR_API const char *mr_csrf_token(struct mr_ctx *ctx);
 
 /* ---- HTML templates ------------------------------------------------------------------- */
 

@@ -23,6 +23,7 @@
 #include "app/serve/response.h"
 #include "app/serve/router.h"
 #include "app/serve/router.h"
+#include "app/serve/session.h"
 #include "app/board/scoreboard.h"
 #include "cache/cache.h"
 #include "db/db.h"
@@ -65,6 +66,8 @@ struct mr_ctx {
      * any other end-of-request work that should share their one round trip); dispatch.c
      * sends them after the handler returns, before the response leaves. */
     struct mr_cache_queue cache_queue;
+
+    struct mr_session session; /* read on first use, saved after the handler (session.c) */
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include "app/serve/body.h"
 #include "app/serve/internal.h"
 #include "app/serve/token.h"
+#include "app/serve/session.h"
 
 #define MAX_BODY_DRAIN (16L * 1024 * 1024)
 
@@ -191,6 +192,11 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     mr_cache_deadline(w->cache, ctx->deadline_ms);
     if (mr_body_parse(ctx, w->cfg) != 0 || mr_token_check_header(ctx) != 0)
         return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
+    if ((ctx->route->flags & MR_ROUTE_CSRF) != 0 && !mr_sess_csrf_ok(ctx)) {
+        mr_resp_error_as(&ctx->resp, (ctx->route->flags & MR_ROUTE_HTML) != 0, 403,
+                         "invalid or missing CSRF token");
+        return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
+    }
     if (w->inputs != NULL && w->inputs[route] != NULL && !check_inputs(ctx, w->inputs[route]))
         return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
     /* Which handler runs: a crash in it is counted against its route by the manager. */
@@ -200,6 +206,7 @@ mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
     answer_error(ctx, rc);
     mr_token_emit(ctx);
     flush_cache_queue(ctx);
+    mr_sess_finish(ctx);
     return route < MR_SB_MAX_ROUTES ? route : MR_SB_MAX_ROUTES;
 }
 

@@ -43,6 +43,7 @@ main(void)
         sql_suite,
         txn_suite,
         lsn_suite,
+        session_suite,
     };
     /* clang-format on */
     SRunner *sr = srunner_create(NULL);

@@ -37,5 +37,6 @@ Suite *sql_suite(void);
 Suite *txn_suite(void);
 Suite *keepconn_suite(void);
 Suite *lsn_suite(void);
+Suite *session_suite(void);
 
 #endif
