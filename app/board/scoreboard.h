@@ -73,6 +73,8 @@ struct mr_sb_pool {
     atomic_uint_fast64_t slow_requests;
     atomic_uint_fast64_t max_children_reached;
     atomic_uint_fast64_t shed;
+    atomic_uint_fast64_t clients_refused; /* connections from outside listen_allowed_clients */
+    atomic_uint_fast64_t fcgi_refused;    /* connections whose record stream broke the protocol */
     atomic_int listen_queue;
     atomic_int max_listen_queue;
     atomic_int max_active;

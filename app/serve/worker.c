@@ -30,6 +30,7 @@
 #include "app/lib/clock.h"
 #include "app/lib/log.h"
 #include "app/lib/signals.h"
+#include "app/serve/fcgi_read.h"
 #include "app/serve/internal.h"
 #include "app/serve/keepconn.h"
 #include "app/serve/worker.h"
@@ -114,6 +115,21 @@ next_connection(struct mr_worker *w, int listen_fd)
     }
 }
 
+/* The record guard refused the connection's stream (fcgi_read.h): count it, say why, and
+ * make sure the connection is not kept. Returns whether it was refused. */
+static bool
+guard_refused(struct mr_worker *w)
+{
+    const char *why = mr_fcgi_read_refused();
+    if (why == NULL)
+        return false;
+    atomic_fetch_add_explicit(&w->sb->pool.fcgi_refused, 1, memory_order_relaxed);
+    mr_log(MR_LOG_WARNING, "fcgi_refused", "worker=%d pid=%d reason=\"%s\"", w->slot, getpid(),
+           why);
+    mr_fcgi_read_start(-1); /* said once */
+    return true;
+}
+
 /* Waits for the next request, on the kept connection or else on a new one, and reads it.
  * Returns 1 when a request was read, 0 when none came (look again), -1 to stop. */
 static int
@@ -124,6 +140,7 @@ next_request(struct mr_worker *w, int listen_fd)
         if (fd < 0)
             return -1;
         mr_keepconn_adopt(&w->keep, fd); /* see the top of this file */
+        mr_fcgi_read_start(fd);
     } else {
         kept_fd_sig = w->fcgx.ipcFd;
         bool ready = mr_keepconn_wait(&w->keep);
@@ -140,6 +157,7 @@ next_request(struct mr_worker *w, int listen_fd)
     kept_fd_sig = -1;
     if (rc < 0) {
         /* Garbage, a truncated record or a timeout: libfcgi closed the connection. */
+        (void)guard_refused(w);
         mr_keepconn_lost(&w->keep);
         return 0;
     }
@@ -166,7 +184,7 @@ serve_one(struct mr_worker *w)
     atomic_store_explicit(&w->me->req_start_us, ctx.start_us, memory_order_relaxed);
     mr_resp_init(&ctx.resp, &w->arena);
     int route = mr_serve__dispatch(w, &ctx);
-    if (!mr_serve__drain_unread(w, &ctx))
+    if (!mr_serve__drain_unread(w, &ctx) || guard_refused(w))
         mr_keepconn_forbid(&w->keep);
     mr_serve__set_state(w, MR_W_FINISHING);
     /* Before the response leaves: whoever reads /metrics after getting it sees its queries. */
@@ -233,6 +251,11 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
                getpid());
         return -1;
     }
+    if (mr_fcgi_read_init(c->max_params, c->max_params_bytes) != 0)
+        mr_log(MR_LOG_ERR, "fcgi_guard_inactive",
+               "worker=%d pid=%d err=\"libfcgi does not read through OS_Read: records reach it "
+               "unchecked\"",
+               w->slot, getpid());
     if (w->app != NULL && w->app->init != NULL) {
         struct mr_worker_info info = {.worker = w->slot, .app_path = c->app};
         int rc = w->app->init(&info);
