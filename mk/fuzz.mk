@@ -13,7 +13,8 @@
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody
+FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody \
+                fcgi_guard
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -33,6 +34,7 @@ FUZZ_SRC_form    := app/serve/form.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_multipart := app/serve/multipart.c app/lib/fdio.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_cookie  := app/serve/cookie.c app/lib/buf.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_jsonbody := app/serve/jsonbody.c app/lib/arena.c app/lib/err.c
+FUZZ_SRC_fcgi_guard := app/serve/fcgi_guard.c
 FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/lib/arena.c \
                     app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c

@@ -190,7 +190,22 @@ length_byte(struct mr_fcgi_guard *g, uint8_t b, bool is_mgmt)
     return pair_lengths(g, is_mgmt);
 }
 
-/* Follows n bytes of PARAMS or GET_VALUES content; returns the bytes used or -1. */
+/* Moves past a name or value that is complete (or empty): a pair ends as soon as its last
+ * byte is read, so that a record may end right after it. */
+static int
+settle_pair(struct mr_fcgi_guard *g, bool is_mgmt)
+{
+    if (g->pair_step == MR_PAIR_NAME && g->name_left == 0) {
+        if (is_mgmt && mgmt_name(g) != 0)
+            return -1;
+        g->pair_step = MR_PAIR_VALUE;
+    }
+    if (g->pair_step == MR_PAIR_VALUE && g->value_left == 0)
+        pair_reset(g);
+    return 0;
+}
+
+/* Follows n bytes of PARAMS or GET_VALUES content. */
 static int
 pair_bytes(struct mr_fcgi_guard *g, const uint8_t *p, size_t n, bool is_mgmt)
 {
@@ -199,25 +214,18 @@ pair_bytes(struct mr_fcgi_guard *g, const uint8_t *p, size_t n, bool is_mgmt)
         if (g->pair_step == MR_PAIR_NAME_LEN || g->pair_step == MR_PAIR_VALUE_LEN) {
             if (length_byte(g, p[used++], is_mgmt) != 0)
                 return -1;
-            continue;
-        }
-        uint32_t *left = g->pair_step == MR_PAIR_NAME ? &g->name_left : &g->value_left;
-        size_t k = n - used < *left ? n - used : *left;
-        if (is_mgmt && g->pair_step == MR_PAIR_NAME) {
-            memcpy(g->name + g->name_have, p + used, k); /* name_len < sizeof(name) */
-            g->name_have = (uint8_t)(g->name_have + k);
-        }
-        used += k;
-        *left -= (uint32_t)k;
-        if (*left > 0)
-            continue;
-        if (g->pair_step == MR_PAIR_NAME) {
-            if (is_mgmt && mgmt_name(g) != 0)
-                return -1;
-            g->pair_step = MR_PAIR_VALUE;
         } else {
-            pair_reset(g);
+            uint32_t *left = g->pair_step == MR_PAIR_NAME ? &g->name_left : &g->value_left;
+            size_t k = n - used < *left ? n - used : *left;
+            if (is_mgmt && g->pair_step == MR_PAIR_NAME) {
+                memcpy(g->name + g->name_have, p + used, k); /* name_len < sizeof(name) */
+                g->name_have = (uint8_t)(g->name_have + k);
+            }
+            used += k;
+            *left -= (uint32_t)k;
         }
+        if (settle_pair(g, is_mgmt) != 0)
+            return -1;
     }
     return 0;
 }

@@ -21,6 +21,7 @@ main(void)
         cache_suite,
         config_suite,
         cookie_suite,
+        fcgi_guard_suite,
         form_suite,
         html_suite,
         json_suite,

@@ -14,6 +14,7 @@ Suite *buf_suite(void);
 Suite *cache_suite(void);
 Suite *config_suite(void);
 Suite *cookie_suite(void);
+Suite *fcgi_guard_suite(void);
 Suite *form_suite(void);
 Suite *breaker_suite(void);
 Suite *html_suite(void);
