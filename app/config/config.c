@@ -40,9 +40,10 @@ struct spec {
     {                                                                                              \
         p, T_STR, F(f), 0, 0, 0, d, h                                                              \
     }
-#define STRS(p, f, h)                                                                              \
+/* A list of strings: `const char *f[max]`, its count in the int field n (kept in `def`). */
+#define STRS(p, f, n, max, h)                                                                      \
     {                                                                                              \
-        p, T_STRS, F(f), 0, MR_DB_MAX_REPLICAS, 0, NULL, h                                         \
+        p, T_STRS, F(f), 0, max, (long long)F(n), NULL, h                                          \
     }
 #define FLOAT(p, f, d, h)                                                                          \
     {                                                                                              \
@@ -57,6 +58,10 @@ static const struct spec specs[] = {
     STR("listen", listen, "unix:/run/millrace/millrace.sock",
         "FastCGI socket: \"unix:/path\", \"127.0.0.1:9000\" or \"[::1]:9000\". Ignored when a "
         "socket is inherited from systemd (LISTEN_FDS) or spawn-fcgi (fd 0)."),
+    STRS("listen_allowed_clients", listen_allowed_clients, n_listen_allowed_clients, MR_CLIENTS_MAX,
+         "TCP listeners: the addresses or CIDR ranges (IPv4, IPv6) that may connect, or "
+         "[\"any\"]; others are closed at accept. Empty: loopback only on a loopback listener; "
+         "a listener on any other address refuses to start without a list."),
     INT("listen_backlog", listen_backlog, 511, 1, 65535, "listen(2) backlog."),
     STR("listen_owner", listen_owner, "", "Owner of a unix socket (user name); \"\" = unchanged."),
     STR("listen_group", listen_group, "", "Group of a unix socket; \"\" = unchanged."),
@@ -122,7 +127,8 @@ static const struct spec specs[] = {
         "How often the prober checks Redis and every PostgreSQL backend."),
     STR("db.primary", db.primary, "host=127.0.0.1 port=5432 dbname=millrace user=millrace",
         "libpq connection string of the primary: writes, and reads when no replica is usable."),
-    STRS("db.replicas", db.replicas, "libpq connection strings of the read replicas (at most 8)."),
+    STRS("db.replicas", db.replicas, db.n_replicas, MR_DB_MAX_REPLICAS,
+         "libpq connection strings of the read replicas (at most 8)."),
     INT("db.connect_timeout_ms", db.connect_timeout_ms, 1000, 10, 600000, "Connect timeout."),
     INT("db.query_timeout_ms", db.query_timeout_ms, 2000, 10, 600000,
         "Longest wait for one call (also the server's statement_timeout)."),
@@ -219,16 +225,19 @@ apply_strs(struct mr_cfg *cfg, const struct spec *sp, const config_setting_t *s,
     if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
         return fail(err, cfg, s, sp->path, "expected a list of strings, like [ \"...\" ]");
     int n = config_setting_length(s);
-    if (n > sp->hi)
-        return fail(err, cfg, s, sp->path, "too many entries (at most 8)");
-    /* The field is `const char *[MR_DB_MAX_REPLICAS]` followed by the count. */
+    if (n > sp->hi) {
+        char reason[64];
+        (void)snprintf(reason, sizeof(reason), "too many entries (at most %lld)", sp->hi);
+        return fail(err, cfg, s, sp->path, reason);
+    }
     char **v = (char **)((char *)cfg + sp->off);
+    int *count = (int *)((char *)cfg + sp->def);
     for (int i = 0; i < n; i++) {
         const char *str = config_setting_get_string_elem(s, i);
         if (str == NULL)
             return fail(err, cfg, s, sp->path, "every entry must be a string");
         v[i] = mr_xstrdup(str);
-        cfg->db.n_replicas = i + 1;
+        *count = i + 1;
     }
     return 0;
 }
@@ -336,6 +345,10 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
     cfg->listen_mode = (int)mode;
     if (*cfg->listen == '\0')
         return refuse(err, cfg, lc, "listen", "must not be empty");
+    struct mr_err why;
+    if (mr_clients_parse((const char *const *)cfg->listen_allowed_clients,
+                         cfg->n_listen_allowed_clients, &cfg->clients, &why) < 0)
+        return refuse(err, cfg, lc, "listen_allowed_clients", why.msg);
     if (mr_log_level_parse(cfg->log_level_str, (enum mr_log_level *)&cfg->log_level) < 0)
         return refuse(err, cfg, lc, "log.level", "expected err, warning, info or debug");
     static const char *pms[] = {"static", "dynamic", "ondemand", "adaptive"};
@@ -408,6 +421,11 @@ mr_cfg_fini(struct mr_cfg *cfg)
             *(char **)field = NULL;
         }
     }
+    for (int i = 0; i < cfg->n_listen_allowed_clients; i++) {
+        free(cfg->listen_allowed_clients[i]);
+        cfg->listen_allowed_clients[i] = NULL;
+    }
+    cfg->n_listen_allowed_clients = 0;
     for (int i = 0; i < cfg->db.n_replicas; i++) {
         free((char *)cfg->db.replicas[i]);
         cfg->db.replicas[i] = NULL;

@@ -15,6 +15,7 @@
  * One turn of the loop reads top-down: accept (or wait on the kept connection, keepconn.c),
  * read the request (FCGX_Accept_r), dispatch it (dispatch.c), account for it (account.c),
  * and let FCGX_Finish_r keep or close the connection. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
@@ -77,6 +78,41 @@ install_signals(void)
                        SA_RESTART, NULL);
 }
 
+/* FNV-1a over the peer's address bytes (not its port): the key of the refusal log. */
+static uint64_t
+addr_hash(const struct sockaddr_storage *ss)
+{
+    const unsigned char *p =
+        ss->ss_family == AF_INET
+            ? (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr
+            : (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    size_t n = ss->ss_family == AF_INET ? 4 : 16;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A peer outside listen_allowed_clients: closed before a byte is read, counted, and logged at
+ * most once a minute per address. */
+static void
+refuse_client(struct mr_worker *w, int fd, const struct sockaddr_storage *ss)
+{
+    (void)close(fd);
+    atomic_fetch_add_explicit(&w->sb->pool.clients_refused, 1, memory_order_relaxed);
+    if (!mr_sb_log_refusal(w->sb, addr_hash(ss), mr_clock_ms()))
+        return;
+    char addr[INET6_ADDRSTRLEN] = "?";
+    const void *a = ss->ss_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    (void)inet_ntop(ss->ss_family, a, addr, sizeof(addr));
+    mr_log(MR_LOG_WARNING, "client_refused",
+           "worker=%d pid=%d client=%s reason=\"not in listen_allowed_clients\" "
+           "note=\"logged once a minute per address\"",
+           w->slot, getpid(), addr);
+}
+
 /* Returns a connected fd, or -1 when the worker must stop. */
 static int
 next_connection(struct mr_worker *w, int listen_fd)
@@ -86,7 +122,14 @@ next_connection(struct mr_worker *w, int listen_fd)
     for (;;) {
         if (stop_requested)
             return -1;
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = accept4(listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
+        if (fd >= 0 && w->clients != NULL && w->clients->check &&
+            !mr_clients_allow(w->clients, (const struct sockaddr *)&peer)) {
+            refuse_client(w, fd, &peer);
+            continue;
+        }
         if (fd >= 0) {
             (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
             (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -222,6 +265,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->sb = a->sb;
     w->slot = a->slot;
     w->me = a->me;
+    w->clients = a->clients;
     w->routes = a->routes;
     w->n_routes = a->n_routes;
     w->router = a->router;

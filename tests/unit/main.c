@@ -19,6 +19,7 @@ main(void)
         breaker_suite,
         buf_suite,
         cache_suite,
+        clients_suite,
         config_suite,
         cookie_suite,
         fcgi_guard_suite,

@@ -12,6 +12,7 @@ Suite *arena_suite(void);
 Suite *backend_suite(void);
 Suite *buf_suite(void);
 Suite *cache_suite(void);
+Suite *clients_suite(void);
 Suite *config_suite(void);
 Suite *cookie_suite(void);
 Suite *fcgi_guard_suite(void);

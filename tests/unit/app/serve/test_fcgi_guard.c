@@ -28,9 +28,9 @@ static void
 record(struct stream *s, int version, int type, int id, const void *content, size_t len,
        int padding)
 {
-    unsigned char h[8] = {(unsigned char)version, (unsigned char)type, (unsigned char)(id >> 8),
-                          (unsigned char)id, (unsigned char)(len >> 8), (unsigned char)len,
-                          (unsigned char)padding, 0};
+    unsigned char h[8] = {
+        (unsigned char)version,    (unsigned char)type, (unsigned char)(id >> 8), (unsigned char)id,
+        (unsigned char)(len >> 8), (unsigned char)len,  (unsigned char)padding,   0};
     put(s, h, sizeof(h));
     put(s, content, len);
     static const unsigned char zeros[255] = {0};
@@ -40,8 +40,7 @@ record(struct stream *s, int version, int type, int id, const void *content, siz
 static void
 begin(struct stream *s, int id, int role, int flags)
 {
-    unsigned char body[8] = {(unsigned char)(role >> 8), (unsigned char)role,
-                             (unsigned char)flags};
+    unsigned char body[8] = {(unsigned char)(role >> 8), (unsigned char)role, (unsigned char)flags};
     record(s, 1, 1, id, body, sizeof(body), 0);
 }
 
@@ -160,7 +159,10 @@ START_TEST(test_guard_refuses_bad_framing)
     assert_refused(&s, "STDIN before the end of PARAMS");
     s.n = 0;
     begin(&s, 1, 1, 0);
-    record(&s, 1, 4, 1, "\x05\x01" "ab", 4, 0);
+    record(&s, 1, 4, 1,
+           "\x05\x01"
+           "ab",
+           4, 0);
     record(&s, 1, 4, 1, "", 0, 0);
     assert_refused(&s, "inside a name-value pair");
     s.n = 0;
@@ -183,7 +185,10 @@ START_TEST(test_guard_refuses_the_libfcgi_reproducers)
     /* Name length 0x40000000 + value length 0x3fffffff: the int sum overflows in libfcgi. */
     s.n = 0;
     begin(&s, 1, 1, 0);
-    record(&s, 1, 4, 1, "\xc0\0\0\0\xbf\xff\xff\xff" "xxxx", 12, 0);
+    record(&s, 1, 4, 1,
+           "\xc0\0\0\0\xbf\xff\xff\xff"
+           "xxxx",
+           12, 0);
     assert_refused(&s, "pair larger");
     s.n = 0;
     begin(&s, 1, 1, 0);
@@ -191,7 +196,10 @@ START_TEST(test_guard_refuses_the_libfcgi_reproducers)
     assert_refused(&s, "pair larger");
 
     s.n = 0;
-    record(&s, 1, 9, 0, "\x01\x01" "AB", 4, 0);
+    record(&s, 1, 9, 0,
+           "\x01\x01"
+           "AB",
+           4, 0);
     assert_refused(&s, "with a value");
 }
 END_TEST
