@@ -41,6 +41,26 @@ usage(FILE *out)
                 out);
 }
 
+/* -t: the allow-list rule for a configured TCP listen address (an inherited socket is
+ * checked when it is inherited, at start). */
+static int
+check_listen_clients(const struct mr_cfg *cfg, struct mr_err *err)
+{
+    const char *addrs[2] = {cfg->listen, cfg->status_listen};
+    const char *names[2] = {"listen", "status_listen"};
+    for (int i = 0; i < 2; i++) {
+        if (*addrs[i] == '\0' || strncmp(addrs[i], "unix:", 5) == 0)
+            continue;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        struct mr_clients c = cfg->clients;
+        if (mr_listen_inet_addr(addrs[i], &ss, &len, err) < 0 ||
+            mr_clients_for_listener(&c, (struct sockaddr *)&ss, names[i], err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 static int
 run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
 {
@@ -67,6 +87,7 @@ run_single_worker(struct mr_cfg *cfg, struct mr_listen *l)
                                .slot = 0,
                                .me = &sb->workers[0],
                                .listen_fd = l->fd,
+                               .clients = &l->clients,
                                .routes = served.routes,
                                .n_routes = served.n_routes,
                                .router = served.router,
@@ -162,6 +183,11 @@ main(int argc, char **argv)
         return MR_EX_CONFIG;
     }
     if (test_only) {
+        if (check_listen_clients(&cfg, &err) < 0) {
+            (void)fprintf(stderr, "millrace: %s\n", err.msg);
+            mr_cfg_fini(&cfg);
+            return MR_EX_CONFIG;
+        }
         /* At start the manager checks the module itself, after privileges are dropped. */
         if (*cfg.app != '\0' && mr_module_check(cfg.app, mr_ops_table, mr_ops_count, &cfg.db,
                                                 MR_MODULE_CHECK_MS, &err) < 0) {
@@ -222,6 +248,15 @@ main(int argc, char **argv)
             mr_cfg_fini(&cfg);
             return 1;
         }
+    }
+    if (mr_listen_settle_clients(&l, &cfg.clients, "listen", &err) < 0 ||
+        (status_l.fd >= 0 &&
+         mr_listen_settle_clients(&status_l, &cfg.clients, "status_listen", &err) < 0)) {
+        mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);
+        mr_listen_close(&status_l);
+        mr_listen_close(&l);
+        mr_cfg_fini(&cfg);
+        return MR_EX_CONFIG;
     }
     if (mr_privs_drop(&cfg, &err) < 0) {
         mr_log(MR_LOG_ERR, "start_failed", "err=\"%s\"", err.msg);

@@ -236,6 +236,12 @@ render_pool(const struct mr_sb *sb, struct mr_buf *b)
          (long long)MR_SB_LOAD(sb->pool.max_children_reached)},
         {"millrace_shed_total", "counter", "Requests answered 503 by load shedding.",
          (long long)MR_SB_LOAD(sb->pool.shed)},
+        {"millrace_clients_refused_total", "counter",
+         "TCP connections closed at accept: the peer is not in listen_allowed_clients.",
+         (long long)MR_SB_LOAD(sb->pool.clients_refused)},
+        {"millrace_fcgi_refused_total", "counter",
+         "Connections closed because their FastCGI records broke the protocol.",
+         (long long)MR_SB_LOAD(sb->pool.fcgi_refused)},
         {"millrace_start_time_seconds", "gauge", "Unix time the manager started.",
          (long long)MR_SB_LOAD(sb->pool.start_time)},
     };

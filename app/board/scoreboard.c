@@ -194,3 +194,18 @@ mr_sb_quantile(const atomic_uint_fast64_t *hist, double q)
     }
     return mr_sb_bucket_le(MR_HIST_BUCKETS - 2);
 }
+
+bool
+mr_sb_log_refusal(struct mr_sb *sb, uint64_t addr_hash, int64_t now_ms)
+{
+    struct mr_sb_refusal *r = &sb->refusals[addr_hash % MR_SB_REFUSALS];
+    int_fast64_t last = atomic_load_explicit(&r->logged_ms, memory_order_relaxed);
+    uint_fast64_t who = atomic_load_explicit(&r->addr_hash, memory_order_relaxed);
+    if (who == addr_hash && last != 0 && now_ms - last < MR_SB_REFUSAL_LOG_MS)
+        return false;
+    /* One worker wins the slot; the others, refusing the same client at the same moment, skip. */
+    if (!atomic_compare_exchange_strong(&r->logged_ms, &last, now_ms))
+        return false;
+    atomic_store_explicit(&r->addr_hash, addr_hash, memory_order_relaxed);
+    return true;
+}

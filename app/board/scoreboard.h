@@ -58,6 +58,9 @@ struct mr_sb_worker {
     char uri[MR_SB_URI];
 };
 
+#define MR_SB_REFUSALS 64
+#define MR_SB_REFUSAL_LOG_MS 60000
+
 struct mr_sb_route {
     atomic_uint_fast64_t by_class[6]; /* [1..5] = 1xx..5xx */
     atomic_uint_fast64_t hist[MR_HIST_BUCKETS];
@@ -73,6 +76,8 @@ struct mr_sb_pool {
     atomic_uint_fast64_t slow_requests;
     atomic_uint_fast64_t max_children_reached;
     atomic_uint_fast64_t shed;
+    atomic_uint_fast64_t clients_refused; /* connections from outside listen_allowed_clients */
+    atomic_uint_fast64_t fcgi_refused;    /* connections whose record stream broke the protocol */
     atomic_int listen_queue;
     atomic_int max_listen_queue;
     atomic_int max_active;
@@ -100,7 +105,18 @@ struct mr_sb {
     atomic_uint_fast64_t cache_hits, cache_misses, cache_errors;
     atomic_uint_fast64_t db_queries[MR_DB_MAX_REPLICAS + 1];
     atomic_uint_fast64_t db_errors[MR_DB_MAX_REPLICAS + 1];
+    /* When a refused client address was last logged, by a hash of it (mr_sb_log_refusal). */
+    struct mr_sb_refusal {
+        atomic_uint_fast64_t addr_hash;
+        atomic_int_fast64_t logged_ms;
+    } refusals[MR_SB_REFUSALS];
 };
+
+/* Whether a refusal of the client whose address hashes to addr_hash should be logged now:
+ * at most once a minute per address, across every worker (a table of MR_SB_REFUSALS slots;
+ * two addresses that share a slot may each be logged more often, never less than once a
+ * minute). */
+bool mr_sb_log_refusal(struct mr_sb *sb, uint64_t addr_hash, int64_t now_ms);
 
 /* Maps a zeroed shared (MAP_SHARED|MAP_ANONYMOUS) region; names the health slots.
  * Returns NULL with the reason in err. */

@@ -52,6 +52,10 @@ _Static_assert(offsetof(struct mr_cfg, db.n_replicas) ==
 _Static_assert(offsetof(struct mr_cfg, sessions.n_keys) ==
                    offsetof(struct mr_cfg, sessions.keys) + MR_SESSION_MAX_KEYS * sizeof(char *),
                "sessions.n_keys must follow sessions.keys");
+_Static_assert(offsetof(struct mr_cfg, n_listen_allowed_clients) ==
+                   offsetof(struct mr_cfg, listen_allowed_clients) +
+                       MR_CLIENTS_MAX * sizeof(char *),
+               "n_listen_allowed_clients must follow listen_allowed_clients");
 #define FLOAT(p, f, d, h)                                                                          \
     {                                                                                              \
         p, T_FLOAT, F(f), 0, 0, 0, d, h                                                            \
@@ -65,6 +69,10 @@ static const struct spec specs[] = {
     STR("listen", listen, "unix:/run/millrace/millrace.sock",
         "FastCGI socket: \"unix:/path\", \"127.0.0.1:9000\" or \"[::1]:9000\". Ignored when a "
         "socket is inherited from systemd (LISTEN_FDS) or spawn-fcgi (fd 0)."),
+    STRS_N("listen_allowed_clients", listen_allowed_clients, MR_CLIENTS_MAX,
+           "TCP listeners: the addresses or CIDR ranges (IPv4, IPv6) that may connect, or "
+           "[\"any\"]; others are closed at accept. Empty: loopback only on a loopback listener; "
+           "a listener on any other address refuses to start without a list."),
     INT("listen_backlog", listen_backlog, 511, 1, 65535, "listen(2) backlog."),
     STR("listen_owner", listen_owner, "", "Owner of a unix socket (user name); \"\" = unchanged."),
     STR("listen_group", listen_group, "", "Group of a unix socket; \"\" = unchanged."),
@@ -434,6 +442,10 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
     cfg->listen_mode = (int)mode;
     if (*cfg->listen == '\0')
         return refuse(err, cfg, lc, "listen", "must not be empty");
+    struct mr_err why;
+    if (mr_clients_parse((const char *const *)cfg->listen_allowed_clients,
+                         cfg->n_listen_allowed_clients, &cfg->clients, &why) < 0)
+        return refuse(err, cfg, lc, "listen_allowed_clients", why.msg);
     if (mr_log_level_parse(cfg->log_level_str, (enum mr_log_level *)&cfg->log_level) < 0)
         return refuse(err, cfg, lc, "log.level", "expected err, warning, info or debug");
     static const char *pms[] = {"static", "dynamic", "ondemand", "adaptive"};

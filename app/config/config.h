@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "app/lib/err.h"
+#include "app/lib/clients.h"
 #include "cache/cache.h"
 #include "db/db.h"
 
@@ -44,6 +45,9 @@ struct mr_cfg {
 
     /* listen socket */
     char *listen;
+    char *listen_allowed_clients[MR_CLIENTS_MAX];
+    int n_listen_allowed_clients;
+    struct mr_clients clients; /* parsed from listen_allowed_clients; settled at start */
     int listen_backlog;
     char *listen_owner;
     char *listen_group;

@@ -25,6 +25,7 @@ struct mr_worker {
     bool is_pool;
     struct mr_sb *sb;
     struct mr_sb_worker *me;
+    const struct mr_clients *clients; /* who may connect; NULL: anyone */
     int slot;
     struct mr_arena arena;
     struct mr_db *db;

@@ -164,8 +164,9 @@ fail:
     return rc;
 }
 
-static int
-open_inet(struct mr_listen *l, const char *addr, struct mr_err *err)
+int
+mr_listen_inet_addr(const char *addr, struct sockaddr_storage *out, socklen_t *out_len,
+                    struct mr_err *err)
 {
     char host[64];
     const char *colon = strrchr(addr, ':');
@@ -202,6 +203,19 @@ open_inet(struct mr_listen *l, const char *addr, struct mr_err *err)
     } else {
         return mr_err_set(err, -EINVAL, "listen: %s: host must be a numeric address", host);
     }
+    *out = ss;
+    *out_len = sl;
+    return 0;
+}
+
+static int
+open_inet(struct mr_listen *l, const char *addr, struct mr_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    int rc = mr_listen_inet_addr(addr, &ss, &sl, err);
+    if (rc < 0)
+        return rc;
     l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l->fd < 0)
         return mr_err_set(err, -errno, "listen: socket: %s", strerror(errno));
@@ -209,7 +223,7 @@ open_inet(struct mr_listen *l, const char *addr, struct mr_err *err)
     int one = 1;
     (void)setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(l->fd, (struct sockaddr *)&ss, sl) != 0) {
-        int rc = mr_err_set(err, -errno, "listen: bind %s:%ld: %s", host, port, strerror(errno));
+        rc = mr_err_set(err, -errno, "listen: bind %s: %s", addr, strerror(errno));
         mr_listen_close(l);
         return rc;
     }
@@ -232,6 +246,21 @@ mr_listen_open(struct mr_listen *l, const struct mr_listen_opts *o, struct mr_er
         return rc;
     }
     return 0;
+}
+
+int
+mr_listen_settle_clients(struct mr_listen *l, const struct mr_clients *configured, const char *what,
+                         struct mr_err *err)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof(ss);
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0)
+        return mr_err_set(err, -errno, "%s: getsockname: %s", what, strerror(errno));
+    struct mr_clients c = *configured;
+    int rc = mr_clients_for_listener(&c, (struct sockaddr *)&ss, what, err);
+    if (rc == 0)
+        l->clients = c;
+    return rc;
 }
 
 void

@@ -8,8 +8,10 @@
 #define MR_LISTEN_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
+#include "app/lib/clients.h"
 #include "app/lib/err.h"
 
 enum mr_listen_origin {
@@ -23,6 +25,7 @@ struct mr_listen {
     enum mr_listen_origin origin;
     bool is_unix;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unix path we created, or "" */
+    struct mr_clients clients; /* who may connect (TCP); settled by mr_listen_settle_clients */
 };
 
 struct mr_listen_opts {
@@ -40,6 +43,15 @@ int mr_listen_inherit(struct mr_listen *l, struct mr_listen *status);
 /* Binds and listens per opts. Returns 0, or -EADDRINUSE/-EINVAL/-errno with the reason. */
 MR_MUST_CHECK int mr_listen_open(struct mr_listen *l, const struct mr_listen_opts *opts,
                                  struct mr_err *err);
+/* The address of a "host:port" or "[v6]:port" listen form (numeric hosts only). Returns 0, or
+ * -EINVAL with the reason. */
+MR_MUST_CHECK int mr_listen_inet_addr(const char *addr, struct sockaddr_storage *out,
+                                      socklen_t *out_len, struct mr_err *err);
+/* Settles l->clients from the configured list for the socket l is bound to (clients.h: a
+ * loopback default, or a refusal for a TCP address other hosts reach with no list). what
+ * names the setting in the message ("listen", "status_listen"). Returns 0 or -EINVAL. */
+MR_MUST_CHECK int mr_listen_settle_clients(struct mr_listen *l, const struct mr_clients *configured,
+                                           const char *what, struct mr_err *err);
 /* Closes the fd and unlinks a unix path we created. Safe to call twice. */
 void mr_listen_close(struct mr_listen *l);
 /* Connections waiting in the accept queue now, or -1 when unknown. */

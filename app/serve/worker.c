@@ -15,6 +15,7 @@
  * One turn of the loop reads top-down: accept (or wait on the kept connection, keepconn.c),
  * read the request (FCGX_Accept_r), dispatch it (dispatch.c), account for it (account.c),
  * and let FCGX_Finish_r keep or close the connection. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 #include "app/lib/clock.h"
 #include "app/lib/log.h"
 #include "app/lib/signals.h"
+#include "app/serve/fcgi_read.h"
 #include "app/serve/internal.h"
 #include "app/serve/keepconn.h"
 #include "app/serve/worker.h"
@@ -76,6 +78,41 @@ install_signals(void)
                        SA_RESTART, NULL);
 }
 
+/* FNV-1a over the peer's address bytes (not its port): the key of the refusal log. */
+static uint64_t
+addr_hash(const struct sockaddr_storage *ss)
+{
+    const unsigned char *p =
+        ss->ss_family == AF_INET
+            ? (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr
+            : (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    size_t n = ss->ss_family == AF_INET ? 4 : 16;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* A peer outside listen_allowed_clients: closed before a byte is read, counted, and logged at
+ * most once a minute per address. */
+static void
+refuse_client(struct mr_worker *w, int fd, const struct sockaddr_storage *ss)
+{
+    (void)close(fd);
+    atomic_fetch_add_explicit(&w->sb->pool.clients_refused, 1, memory_order_relaxed);
+    if (!mr_sb_log_refusal(w->sb, addr_hash(ss), mr_clock_ms()))
+        return;
+    char addr[INET6_ADDRSTRLEN] = "?";
+    const void *a = ss->ss_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    (void)inet_ntop(ss->ss_family, a, addr, sizeof(addr));
+    mr_log(MR_LOG_WARNING, "client_refused",
+           "worker=%d pid=%d client=%s reason=\"not in listen_allowed_clients\" "
+           "note=\"logged once a minute per address\"",
+           w->slot, getpid(), addr);
+}
+
 /* Returns a connected fd, or -1 when the worker must stop. */
 static int
 next_connection(struct mr_worker *w, int listen_fd)
@@ -85,7 +122,14 @@ next_connection(struct mr_worker *w, int listen_fd)
     for (;;) {
         if (stop_requested)
             return -1;
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = accept4(listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
+        if (fd >= 0 && w->clients != NULL && w->clients->check &&
+            !mr_clients_allow(w->clients, (const struct sockaddr *)&peer)) {
+            refuse_client(w, fd, &peer);
+            continue;
+        }
         if (fd >= 0) {
             (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
             (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -114,6 +158,21 @@ next_connection(struct mr_worker *w, int listen_fd)
     }
 }
 
+/* The record guard refused the connection's stream (fcgi_read.h): count it, say why, and
+ * make sure the connection is not kept. Returns whether it was refused. */
+static bool
+guard_refused(struct mr_worker *w)
+{
+    const char *why = mr_fcgi_read_refused();
+    if (why == NULL)
+        return false;
+    atomic_fetch_add_explicit(&w->sb->pool.fcgi_refused, 1, memory_order_relaxed);
+    mr_log(MR_LOG_WARNING, "fcgi_refused", "worker=%d pid=%d reason=\"%s\"", w->slot, getpid(),
+           why);
+    mr_fcgi_read_start(-1); /* said once */
+    return true;
+}
+
 /* Waits for the next request, on the kept connection or else on a new one, and reads it.
  * Returns 1 when a request was read, 0 when none came (look again), -1 to stop. */
 static int
@@ -124,6 +183,7 @@ next_request(struct mr_worker *w, int listen_fd)
         if (fd < 0)
             return -1;
         mr_keepconn_adopt(&w->keep, fd); /* see the top of this file */
+        mr_fcgi_read_start(fd);
     } else {
         kept_fd_sig = w->fcgx.ipcFd;
         bool ready = mr_keepconn_wait(&w->keep);
@@ -140,6 +200,7 @@ next_request(struct mr_worker *w, int listen_fd)
     kept_fd_sig = -1;
     if (rc < 0) {
         /* Garbage, a truncated record or a timeout: libfcgi closed the connection. */
+        (void)guard_refused(w);
         mr_keepconn_lost(&w->keep);
         return 0;
     }
@@ -166,7 +227,7 @@ serve_one(struct mr_worker *w)
     atomic_store_explicit(&w->me->req_start_us, ctx.start_us, memory_order_relaxed);
     mr_resp_init(&ctx.resp, &w->arena);
     int route = mr_serve__dispatch(w, &ctx);
-    if (!mr_serve__drain_unread(w, &ctx))
+    if (!mr_serve__drain_unread(w, &ctx) || guard_refused(w))
         mr_keepconn_forbid(&w->keep);
     mr_serve__set_state(w, MR_W_FINISHING);
     /* Before the response leaves: whoever reads /metrics after getting it sees its queries. */
@@ -204,6 +265,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     w->sb = a->sb;
     w->slot = a->slot;
     w->me = a->me;
+    w->clients = a->clients;
     w->routes = a->routes;
     w->n_routes = a->n_routes;
     w->router = a->router;
@@ -233,6 +295,11 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
                getpid());
         return -1;
     }
+    if (mr_fcgi_read_init(c->max_params, c->max_params_bytes) != 0)
+        mr_log(MR_LOG_ERR, "fcgi_guard_inactive",
+               "worker=%d pid=%d err=\"libfcgi does not read through OS_Read: records reach it "
+               "unchecked\"",
+               w->slot, getpid());
     if (w->app != NULL && w->app->init != NULL) {
         struct mr_worker_info info = {.worker = w->slot, .app_path = c->app};
         int rc = w->app->init(&info);

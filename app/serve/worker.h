@@ -14,6 +14,7 @@
 #include "app/serve/validate.h"
 #include "app/serve/router.h"
 #include "app/board/scoreboard.h"
+#include "app/lib/clients.h"
 
 struct mr_worker_args {
     const struct mr_cfg *cfg;
@@ -21,7 +22,8 @@ struct mr_worker_args {
     int slot;                /* index for logs */
     struct mr_sb_worker *me; /* the slot this process writes */
     int listen_fd;
-    const struct mr_route *routes; /* the handler table it serves */
+    const struct mr_clients *clients; /* who may connect (TCP); NULL: anyone */
+    const struct mr_route *routes;    /* the handler table it serves */
     size_t n_routes;
     const struct mr_router *router; /* compiled from routes, before fork */
     const struct mr_app *app;       /* whose init runs after fork and fini before exit; or NULL */

@@ -177,6 +177,16 @@ reload(struct mr_mgr *m)
         (void)mr_notify("READY=1");
         return;
     }
+    struct mr_listen ls_next = *m->ls, status_next = *m->status_ls;
+    if (mr_listen_settle_clients(&ls_next, &next.clients, "listen", &err) < 0 ||
+        (m->status_ls->fd >= 0 &&
+         mr_listen_settle_clients(&status_next, &next.clients, "status_listen", &err) < 0)) {
+        mr_log(MR_LOG_ERR, "reload_failed", "err=\"%s\" action=\"kept the running config\"",
+               err.msg);
+        mr_cfg_fini(&next);
+        (void)mr_notify("READY=1");
+        return;
+    }
     if (load_served(m, &next, &err) < 0) {
         char q[MR_ERR_LEN + 8];
         mr_log(MR_LOG_ERR, "reload_failed",
@@ -195,6 +205,8 @@ reload(struct mr_mgr *m)
         mr_backend_slot_init(&m->sb->pg[i], name);
     }
     m->sb->n_pg = next.db.n_replicas + 1;
+    m->ls->clients = ls_next.clients;
+    m->status_ls->clients = status_next.clients;
     mr_cfg_fini(&m->cfg);
     m->cfg = next;
     mr_log_setup((enum mr_log_level)m->cfg.log_level, m->cfg.log_timestamps);
