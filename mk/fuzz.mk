@@ -41,7 +41,7 @@ FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/
                     app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
 FUZZ_SRC_html    := app/lib/html.c app/lib/buf.c app/lib/arena.c
-FUZZ_SRC_config  := app/config/config.c app/lib/arena.c app/lib/err.c app/lib/log.c
+FUZZ_SRC_config  := app/config/config.c app/lib/clients.c app/lib/arena.c app/lib/err.c app/lib/log.c
 FUZZ_SRC_template := app/lib/template.c app/lib/tv.c app/lib/html.c app/lib/buf.c app/lib/arena.c \
                      app/lib/err.c
 FUZZ_SRC_validate := app/serve/validate.c app/serve/request.c app/serve/form.c app/lib/json.c app/lib/buf.c \

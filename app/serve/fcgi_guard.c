@@ -47,6 +47,12 @@ mr_fcgi_guard_reset(struct mr_fcgi_guard *g, int max_params, int max_params_byte
 }
 
 bool
+mr_fcgi_guard_pipelined(const struct mr_fcgi_guard *g)
+{
+    return g->pipelined;
+}
+
+bool
 mr_fcgi_guard_at_boundary(const struct mr_fcgi_guard *g)
 {
     return g->reason == NULL && g->phase == MR_FCGI_EXPECT_BEGIN && !g->in_content &&
@@ -70,6 +76,11 @@ start_record(struct mr_fcgi_guard *g)
     g->type = h[1];
     g->content_left = (uint32_t)(h[4] << 8 | h[5]);
     g->padding_left = h[6];
+    /* libfcgi 2.4.2 reads the next header right after the content of these records, padding
+     * or not: with padding it and the guard would read two different streams. */
+    if (g->padding_left != 0 &&
+        (id == 0 || g->type == T_BEGIN_REQUEST || g->type == T_ABORT_REQUEST))
+        return fail(g, "padding on a BEGIN_REQUEST, ABORT_REQUEST or management record");
     if (id == 0) {
         if (g->type != T_GET_VALUES)
             return fail(g, "management record other than GET_VALUES");
@@ -272,19 +283,39 @@ content(struct mr_fcgi_guard *g, const uint8_t *p, size_t n)
     }
 }
 
-int
-mr_fcgi_guard_feed(struct mr_fcgi_guard *g, const unsigned char *p, size_t n)
+/* The one walk of feed and filter. out, when not NULL, receives the bytes kept (it may be p
+ * itself: it never runs ahead of p); *kept counts them. */
+static int
+walk(struct mr_fcgi_guard *g, const unsigned char *p, size_t n, unsigned char *out, size_t *kept)
 {
+    *kept = 0;
     if (g->reason != NULL)
         return -1;
     while (n > 0) {
+        size_t k;
+        bool drop = false;
         if (!g->in_content) {
-            size_t k = sizeof(g->header) - g->header_len;
+            k = sizeof(g->header) - g->header_len;
             k = k < n ? k : n;
             memcpy(g->header + g->header_len, p, k);
             g->header_len = (uint8_t)(g->header_len + k);
-            p += k;
-            n -= k;
+        } else if (g->content_left > 0) {
+            k = n < g->content_left ? n : g->content_left;
+            if (content(g, p, k) != 0)
+                return -1;
+        } else {
+            k = n < g->padding_left ? n : g->padding_left;
+            /* libfcgi does not skip the padding of the empty PARAMS record that ends the
+             * stream (it reads the STDIN header inside it): the filter leaves it out. */
+            drop = g->type == T_PARAMS && g->header[4] == 0 && g->header[5] == 0;
+        }
+        if (out != NULL && !drop)
+            memmove(out + *kept, p, k);
+        if (!drop)
+            *kept += k;
+        p += k;
+        n -= k;
+        if (!g->in_content) {
             if (g->header_len < sizeof(g->header))
                 break;
             if (start_record(g) != 0)
@@ -293,24 +324,34 @@ mr_fcgi_guard_feed(struct mr_fcgi_guard *g, const unsigned char *p, size_t n)
             if (g->content_left == 0 && end_content(g) != 0)
                 return -1;
         } else if (g->content_left > 0) {
-            size_t k = n < g->content_left ? n : g->content_left;
-            if (content(g, p, k) != 0)
-                return -1;
-            p += k;
-            n -= k;
             g->content_left -= (uint32_t)k;
             if (g->content_left == 0 && end_content(g) != 0)
                 return -1;
         } else {
-            size_t k = n < g->padding_left ? n : g->padding_left;
-            p += k;
-            n -= k;
             g->padding_left -= (uint32_t)k;
         }
         if (g->in_content && g->content_left == 0 && g->padding_left == 0) {
             g->in_content = false;
             g->header_len = 0;
+            if (g->phase == MR_FCGI_EXPECT_BEGIN && n > 0 && g->type != T_GET_VALUES)
+                g->pipelined = true; /* a request ended and more bytes follow in this read */
         }
     }
     return 0;
+}
+
+int
+mr_fcgi_guard_feed(struct mr_fcgi_guard *g, const unsigned char *p, size_t n)
+{
+    size_t kept;
+    return walk(g, p, n, NULL, &kept);
+}
+
+int
+mr_fcgi_guard_filter(struct mr_fcgi_guard *g, unsigned char *p, size_t *n)
+{
+    size_t kept;
+    int rc = walk(g, p, *n, p, &kept);
+    *n = kept;
+    return rc;
 }

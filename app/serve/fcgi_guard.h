@@ -12,7 +12,8 @@
  * RESPONDER, no flag but FCGI_KEEP_CONN, a request id other than 0) before anything of a
  * request; then PARAMS and STDIN records of that id, each stream ended by an empty record;
  * ABORT_REQUEST of that id; GET_VALUES (id 0) naming each of FCGI_MAX_CONNS, FCGI_MAX_REQS
- * and FCGI_MPXS_CONNS at most once, with empty values. PARAMS are bounded by hard ceilings
+ * and FCGI_MPXS_CONNS at most once, with empty values; padding only on PARAMS and STDIN
+ * records (libfcgi does not skip it on the others). PARAMS are bounded by hard ceilings
  * above the configured limits, so that a request a little over max_params or
  * max_params_bytes is still read and answered 431 by the request layer, while one that no
  * web server would send is refused before libfcgi allocates for it. Anything else fails the
@@ -66,6 +67,7 @@ struct mr_fcgi_guard {
     uint64_t params_bytes; /* PARAMS content bytes of this request */
     unsigned values_asked; /* GET_VALUES names seen in this record, a bit each */
 
+    bool pipelined;     /* bytes followed a request's end in the same read (see feed) */
     const char *reason; /* why the stream failed, or NULL */
 };
 
@@ -74,6 +76,15 @@ void mr_fcgi_guard_reset(struct mr_fcgi_guard *g, int max_params, int max_params
 /* Follows n more bytes of the stream. Returns 0 while the stream is well-formed so far
  * (a record may be incomplete), -1 once it is not, with g->reason set; it then stays -1. */
 int mr_fcgi_guard_feed(struct mr_fcgi_guard *g, const unsigned char *p, size_t n);
+/* feed, for the bytes libfcgi is about to parse: also leaves out of p (and of *n) the
+ * padding of an empty PARAMS record, which libfcgi 2.4.2 would not skip (it would read the
+ * STDIN header inside it). The stream libfcgi then sees says the same thing. */
+int mr_fcgi_guard_filter(struct mr_fcgi_guard *g, unsigned char *p, size_t *n);
+/* Whether bytes came after a request's last record in the same read: a client sending its
+ * next request before the answer (nginx never does). libfcgi drops what its buffer holds
+ * past a request's end, so the guard and libfcgi would no longer read the same stream: the
+ * caller must not keep such a connection. Cleared by reset only. */
+bool mr_fcgi_guard_pipelined(const struct mr_fcgi_guard *g);
 /* Between requests, with no record begun: where a kept connection may stop. */
 bool mr_fcgi_guard_at_boundary(const struct mr_fcgi_guard *g);
 

@@ -23,6 +23,12 @@ mr_fcgi_read_start(int fd)
     guard_fd = fd;
 }
 
+bool
+mr_fcgi_read_pipelined(void)
+{
+    return mr_fcgi_guard_pipelined(&guard);
+}
+
 const char *
 mr_fcgi_read_refused(void)
 {
@@ -40,16 +46,21 @@ OS_Read(int fd, char *buf, size_t len)
         return -1;
     }
     reads_seen++;
-    int n = libfcgi_read(fd, buf, len);
-    if (n <= 0)
-        return n;
-    if (fd != guard_fd)
-        mr_fcgi_read_start(fd); /* a stream nobody announced: it starts here */
-    if (mr_fcgi_guard_feed(&guard, (const unsigned char *)buf, (size_t)n) != 0) {
-        errno = EPROTO;
-        return -1;
+    for (;;) {
+        int n = libfcgi_read(fd, buf, len);
+        if (n <= 0)
+            return n;
+        if (fd != guard_fd)
+            mr_fcgi_read_start(fd); /* a stream nobody announced: it starts here */
+        size_t kept = (size_t)n;
+        if (mr_fcgi_guard_filter(&guard, (unsigned char *)buf, &kept) != 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (kept > 0)
+            return (int)kept;
+        /* Every byte was padding the filter left out: read on (0 would mean EOF). */
     }
-    return n;
 }
 
 /* One request on a socketpair whose first record has version 0: libfcgi must read it

@@ -17,6 +17,9 @@
 int mr_fcgi_read_init(int max_params, int max_params_bytes);
 /* A new connection: the guard starts over on fd. */
 void mr_fcgi_read_start(int fd);
+/* Whether the connection's client sent past a request's end before its answer: not to be
+ * kept (fcgi_guard.h). */
+bool mr_fcgi_read_pipelined(void);
 /* Why the current connection's stream was refused, or NULL. */
 const char *mr_fcgi_read_refused(void);
 

@@ -168,6 +168,15 @@ START_TEST(test_guard_refuses_bad_framing)
     s.n = 0;
     record(&s, 1, 2, 0, "", 0, 0);
     assert_refused(&s, "other than GET_VALUES");
+    /* Padding on a BEGIN_REQUEST: libfcgi reads the next header inside it (the record fuzzer
+     * found a worker abort this way), so the guard refuses it rather than follow another
+     * stream than libfcgi's. */
+    s.n = 0;
+    record(&s, 1, 1, 1, "\0\1\0\0\0\0\0\0", 8, 150);
+    assert_refused(&s, "padding on a BEGIN_REQUEST");
+    s.n = 0;
+    record(&s, 1, 9, 0, "", 0, 8);
+    assert_refused(&s, "padding on a BEGIN_REQUEST, ABORT_REQUEST or management");
 }
 END_TEST
 
@@ -234,6 +243,31 @@ START_TEST(test_guard_ceilings_sit_above_the_limits)
 }
 END_TEST
 
+/* The padding of the empty PARAMS record is left out of what libfcgi reads; nothing else. */
+START_TEST(test_guard_filter_leaves_out_the_padding_libfcgi_would_misread)
+{
+    struct stream s = {.n = 0};
+    unsigned char p[64];
+    size_t n = pair(p, "DOCUMENT_URI", "/json");
+    begin(&s, 1, 1, 1);
+    record(&s, 1, 4, 1, p, n, 2);  /* padding on a PARAMS record with content: kept */
+    record(&s, 1, 4, 1, "", 0, 3); /* on the empty one: left out */
+    record(&s, 1, 5, 1, "", 0, 5); /* on the empty STDIN: kept */
+    struct mr_fcgi_guard g;
+    mr_fcgi_guard_reset(&g, MAX_PARAMS, MAX_PARAMS_BYTES);
+    unsigned char copy[sizeof(s.b)];
+    memcpy(copy, s.b, s.n);
+    size_t kept = s.n;
+    ck_assert_int_eq(mr_fcgi_guard_filter(&g, copy, &kept), 0);
+    ck_assert_uint_eq(kept, s.n - 3);
+    size_t end_of_params = 8 + 8 + 8 + n + 2 + 8; /* the empty PARAMS header's end */
+    ck_assert_int_eq(memcmp(copy, s.b, end_of_params), 0);
+    ck_assert_int_eq(memcmp(copy + end_of_params, s.b + end_of_params + 3, s.n - end_of_params - 3),
+                     0);
+    ck_assert(mr_fcgi_guard_at_boundary(&g));
+}
+END_TEST
+
 Suite *
 fcgi_guard_suite(void)
 {
@@ -243,6 +277,7 @@ fcgi_guard_suite(void)
     tcase_add_test(tc, test_guard_refuses_bad_framing);
     tcase_add_test(tc, test_guard_refuses_the_libfcgi_reproducers);
     tcase_add_test(tc, test_guard_ceilings_sit_above_the_limits);
+    tcase_add_test(tc, test_guard_filter_leaves_out_the_padding_libfcgi_would_misread);
     suite_add_tcase(s, tc);
     return s;
 }
