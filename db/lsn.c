@@ -7,22 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/lib/hex.h"
 #include "db/db.h"
 
 /* pg_lsn_in's rule: 1..8 hex digits, '/', 1..8 hex digits, nothing else. */
 #define HALF_DIGITS 8
-
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* One half: its digits from s, at most HALF_DIGITS; returns how many, 0 when none. */
 static size_t
@@ -30,8 +19,8 @@ hex_half(const char *s, size_t len, uint32_t *out)
 {
     uint32_t v = 0;
     size_t n = 0;
-    while (n < len && n <= HALF_DIGITS && hex_value(s[n]) >= 0)
-        v = (v << 4) | (uint32_t)hex_value(s[n++]);
+    while (n < len && n <= HALF_DIGITS && mr_hex_digit((unsigned char)s[n]) >= 0)
+        v = (v << 4) | (uint32_t)mr_hex_digit((unsigned char)s[n++]);
     *out = v;
     return n;
 }

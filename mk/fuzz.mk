@@ -47,6 +47,7 @@ FUZZ_SRC_template := app/lib/template.c app/lib/tv.c app/lib/html.c app/lib/buf.
 FUZZ_SRC_validate := app/serve/validate.c app/serve/request.c app/serve/form.c app/lib/json.c app/lib/buf.c \
                      app/lib/arena.c app/lib/err.c
 FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app/serve/form.c app/serve/response.c \
+                    app/serve/cookie.c \
                     app/lib/html.c app/lib/json.c app/lib/buf.c app/lib/arena.c app/lib/err.c
 # Recursively expanded: pkg-config runs only when the config target is built.
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)

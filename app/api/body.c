@@ -93,7 +93,7 @@ int
 mr_set_cookie(struct mr_ctx *ctx, const char *name, const char *value,
               const struct mr_cookie_options *opts)
 {
-    struct mr_cookie_opts o = {.is_https = mr_is_https(ctx)};
+    struct mr_cookie_opts o = {.is_https = mr_req_is_https(&ctx->req)};
     if (opts != NULL) {
         o.path = opts->path;
         o.domain = opts->domain;
@@ -104,11 +104,5 @@ mr_set_cookie(struct mr_ctx *ctx, const char *name, const char *value,
                                                             : MR_SAMESITE_LAX;
         o.script_visible = opts->script_visible;
     }
-    struct mr_buf b;
-    mr_buf_init(&b, ctx->arena, 128);
-    int rc = mr_cookie_format(&b, name, value, &o);
-    if (rc != 0)
-        return rc;
-    const char *line = mr_buf_cstr(&b);
-    return line != NULL ? mr_resp_header(&ctx->resp, "Set-Cookie", line) : -ENOMEM;
+    return mr_resp_set_cookie(&ctx->resp, ctx->arena, name, value, &o);
 }

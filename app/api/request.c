@@ -63,8 +63,7 @@ mr_request_id(const struct mr_ctx *ctx)
 bool
 mr_is_https(const struct mr_ctx *ctx)
 {
-    const char *v = mr_req_param(&ctx->req, "HTTPS");
-    return v != NULL && strcasecmp(v, "on") == 0;
+    return mr_req_is_https(&ctx->req);
 }
 
 const char *

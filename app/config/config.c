@@ -13,6 +13,7 @@
 
 #include "app/lib/arena.h"
 #include "app/config/config.h"
+#include "app/lib/hex.h"
 #include "app/lib/log.h"
 
 enum type { T_INT, T_BOOL, T_STR, T_STRS, T_FLOAT };
@@ -367,18 +368,6 @@ resolve_app(struct mr_cfg *cfg)
     return 0;
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes sessions.keys[i] into sessions.key[i]; a reason for a key that cannot sign. */
 static const char *
 decode_key(struct mr_session_cfg *s, int i)
@@ -388,7 +377,7 @@ decode_key(struct mr_session_cfg *s, int i)
     if (n == 0)
         return "is empty (64 to 128 hex digits, e.g. from `openssl rand -hex 32`)";
     for (size_t j = 0; j < n; j++)
-        if (hex_digit(hex[j]) < 0)
+        if (mr_hex_digit((unsigned char)hex[j]) < 0)
             return "is not hex (64 to 128 hex digits, e.g. from `openssl rand -hex 32`)";
     if (n % 2 != 0)
         return "has an odd number of hex digits";
@@ -397,7 +386,8 @@ decode_key(struct mr_session_cfg *s, int i)
     if (n / 2 > MR_SESSION_KEY_MAX_BYTES)
         return "is too long: at most 64 bytes (128 hex digits)";
     for (size_t j = 0; j < n / 2; j++)
-        s->key[i][j] = (unsigned char)(hex_digit(hex[2 * j]) * 16 + hex_digit(hex[2 * j + 1]));
+        s->key[i][j] = (unsigned char)(mr_hex_digit((unsigned char)hex[2 * j]) * 16 +
+                                       mr_hex_digit((unsigned char)hex[2 * j + 1]));
     s->key_len[i] = n / 2;
     return NULL;
 }

@@ -6,18 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app/lib/hex.h"
 #include "app/serve/form.h"
-
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 bool
 mr_utf8_valid(const char *str, size_t len)
@@ -68,8 +58,8 @@ mr_pct_decode(const char *src, size_t len, bool plus_is_space, char *dst, size_t
         if (c == '%') {
             if (len - i < 3)
                 return -EINVAL;
-            int hi = hexval((unsigned char)src[i + 1]);
-            int lo = hexval((unsigned char)src[i + 2]);
+            int hi = mr_hex_digit((unsigned char)src[i + 1]);
+            int lo = mr_hex_digit((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0 || (hi | lo) == 0) /* %00: every consumer reads C strings */
                 return -EINVAL;
             dst[o++] = (char)(hi << 4 | lo);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app/serve/request.h"
 
@@ -127,4 +128,11 @@ mr_req_parse(struct mr_req *r, char *const *envp, struct mr_arena *a,
     if (rc < 0)
         return mr_err_set(err, 500, "request arena exhausted");
     return 0;
+}
+
+bool
+mr_req_is_https(const struct mr_req *r)
+{
+    const char *v = mr_req_param(r, "HTTPS");
+    return v != NULL && strcasecmp(v, "on") == 0;
 }

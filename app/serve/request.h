@@ -47,6 +47,8 @@ int mr_req_parse(struct mr_req *r, char *const *envp, struct mr_arena *a,
 const char *mr_req_query(const struct mr_req *r, const char *name);
 /* Raw FastCGI param (e.g. "REMOTE_ADDR"), or NULL. */
 const char *mr_req_param(const struct mr_req *r, const char *name);
+/* Whether the request came over HTTPS (nginx's HTTPS param is "on"). */
+bool mr_req_is_https(const struct mr_req *r);
 /* Request header by its HTTP name ("X-Forwarded-For" -> HTTP_X_FORWARDED_FOR), or NULL. */
 const char *mr_req_header(const struct mr_req *r, const char *name);
 

@@ -165,3 +165,16 @@ mr_resp_head(struct mr_resp *r, struct mr_buf *dst)
     mr_buf_append(dst, r->headers.data, r->headers.len);
     mr_buf_append(dst, "\r\n", 2);
 }
+
+int
+mr_resp_set_cookie(struct mr_resp *r, struct mr_arena *a, const char *name, const char *value,
+                   const struct mr_cookie_opts *o)
+{
+    struct mr_buf b;
+    mr_buf_init(&b, a, 128);
+    int rc = mr_cookie_format(&b, name, value, o);
+    if (rc != 0)
+        return rc;
+    const char *line = mr_buf_cstr(&b);
+    return line != NULL ? mr_resp_header(r, "Set-Cookie", line) : -ENOMEM;
+}

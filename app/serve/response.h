@@ -9,6 +9,7 @@
 
 #include "app/lib/arena.h"
 #include "app/lib/buf.h"
+#include "app/serve/cookie.h"
 
 struct mr_resp {
     int status;
@@ -27,6 +28,10 @@ void mr_resp_type(struct mr_resp *r, const char *content_type);
 /* Adds a header line. A name or value holding CR, LF or NUL is dropped (and returns -EINVAL)
  * so that no input can split the response. */
 int mr_resp_header(struct mr_resp *r, const char *name, const char *value);
+/* Adds a Set-Cookie header for name=value with the options o (cookie.h), formatted in the
+ * arena. Returns 0, or mr_cookie_format's refusal (-EINVAL), or -ENOMEM. */
+int mr_resp_set_cookie(struct mr_resp *r, struct mr_arena *a, const char *name, const char *value,
+                       const struct mr_cookie_opts *o);
 /* The body buffer to write into (JSON writer, HTML escaper, mr_buf_*). */
 struct mr_buf *mr_resp_body(struct mr_resp *r);
 /* Replaces the response (body and content type; headers stay) with the uniform error page:

@@ -10,7 +10,6 @@
  * by a partial copy. */
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app/lib/clock.h"
 #include "app/lib/log.h"
@@ -234,16 +233,12 @@ set_cookie(struct mr_ctx *ctx, const char *id)
     char value[MR_SESSION_COOKIE_LEN + 1] = "";
     if (id != NULL)
         mr_sesstoken_sign(sc, id, value);
-    const char *https = mr_req_param(&ctx->req, "HTTPS");
     struct mr_cookie_opts o = {
         .has_max_age = true,
         .max_age_s = id != NULL ? sc->ttl_s : 0,
-        .is_https = https != NULL && strcasecmp(https, "on") == 0,
+        .is_https = mr_req_is_https(&ctx->req),
     };
-    struct mr_buf b;
-    mr_buf_init(&b, ctx->arena, 192);
-    const char *line = mr_cookie_format(&b, sc->cookie, value, &o) == 0 ? mr_buf_cstr(&b) : NULL;
-    if (line == NULL || mr_resp_header(&ctx->resp, "Set-Cookie", line) != 0)
+    if (mr_resp_set_cookie(&ctx->resp, ctx->arena, sc->cookie, value, &o) != 0)
         log_store(ctx, "session_cookie_failed", "the Set-Cookie header could not be added");
 }
 

@@ -5,7 +5,6 @@
  * a token costs one look at its params (done while they are scanned, request.c) and, on its
  * first read, one cookie lookup. */
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "app/lib/log.h"
@@ -83,14 +82,10 @@ mr_token_emit(struct mr_ctx *ctx)
     if (t == NULL)
         return;
     (void)mr_resp_header(&ctx->resp, MR_TOKEN_HEADER, t);
-    const char *https = mr_req_param(&ctx->req, "HTTPS");
     struct mr_cookie_opts o = {
         .has_max_age = true,
         .max_age_s = ((long long)ctx->cfg->token_max_age_ms + 999) / 1000,
-        .is_https = https != NULL && strcasecmp(https, "on") == 0,
+        .is_https = mr_req_is_https(&ctx->req),
     };
-    struct mr_buf b;
-    mr_buf_init(&b, ctx->arena, 96);
-    if (mr_cookie_format(&b, MR_TOKEN_COOKIE, t, &o) == 0 && mr_buf_cstr(&b) != NULL)
-        (void)mr_resp_header(&ctx->resp, "Set-Cookie", mr_buf_cstr(&b));
+    (void)mr_resp_set_cookie(&ctx->resp, ctx->arena, MR_TOKEN_COOKIE, t, &o);
 }

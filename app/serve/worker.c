@@ -227,7 +227,9 @@ serve_one(struct mr_worker *w)
     atomic_store_explicit(&w->me->req_start_us, ctx.start_us, memory_order_relaxed);
     mr_resp_init(&ctx.resp, &w->arena);
     int route = mr_serve__dispatch(w, &ctx);
-    if (!mr_serve__drain_unread(w, &ctx) || guard_refused(w) || mr_fcgi_read_pipelined())
+    /* A stream the guard refused (in the body, say) is counted first and not drained: its
+     * bytes are no longer ones libfcgi may parse. */
+    if (guard_refused(w) || !mr_serve__drain_unread(w, &ctx) || mr_fcgi_read_pipelined())
         mr_keepconn_forbid(&w->keep);
     mr_serve__set_state(w, MR_W_FINISHING);
     /* Before the response leaves: whoever reads /metrics after getting it sees its queries. */

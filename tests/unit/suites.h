@@ -41,4 +41,8 @@ Suite *keepconn_suite(void);
 Suite *lsn_suite(void);
 Suite *session_suite(void);
 
+/* A loopback port that refuses connections: bound, never listening. The fd (kept open for the
+ * test's life, so that nothing else takes the port) goes to *fd_out. support.c. */
+int mr_test_refusing_port(int *fd_out);
+
 #endif

@@ -16,8 +16,7 @@
 
 #include "cache/cache.h"
 #include "cache/internal.h"
-
-Suite *cache_suite(void);
+#include "tests/unit/suites.h"
 
 static size_t
 encode(char *buf, const char *payload, size_t len)
@@ -182,21 +181,6 @@ START_TEST(test_ttl_jitter_zero_pct_and_clamps)
 }
 END_TEST
 
-/* A port on loopback that refuses connections: bound, never listening. The fd is kept open
- * for the test's life so that nothing else takes the port. */
-static int
-refusing_port(int *fd_out)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *fd_out = fd;
-    return ntohs(sa.sin_port);
-}
-
 static struct mr_cache_cfg
 test_cfg(int port)
 {
@@ -235,7 +219,7 @@ END_TEST
 START_TEST(test_dead_redis_fails_fast_during_backoff)
 {
     int fd;
-    struct mr_cache_cfg cfg = test_cfg(refusing_port(&fd));
+    struct mr_cache_cfg cfg = test_cfg(mr_test_refusing_port(&fd));
     struct mr_backend_slot slot;
     mr_backend_slot_init(&slot, "redis");
     struct mr_cache *c;
@@ -263,7 +247,7 @@ END_TEST
 START_TEST(test_open_breaker_sends_nothing)
 {
     int fd;
-    struct mr_cache_cfg cfg = test_cfg(refusing_port(&fd));
+    struct mr_cache_cfg cfg = test_cfg(mr_test_refusing_port(&fd));
     cfg.reconnect_backoff_ms = 1;
     cfg.reconnect_backoff_max_ms = 1;
     cfg.breaker.failures = 1;
@@ -349,7 +333,7 @@ END_TEST
 START_TEST(test_queue_flush_to_dead_redis_fails_once_and_empties)
 {
     int fd;
-    struct mr_cache_cfg cfg = test_cfg(refusing_port(&fd));
+    struct mr_cache_cfg cfg = test_cfg(mr_test_refusing_port(&fd));
     struct mr_backend_slot slot;
     mr_backend_slot_init(&slot, "redis");
     struct mr_cache *c;

@@ -15,20 +15,6 @@
 #include "app/serve/ctx.h"
 #include "tests/unit/suites.h"
 
-/* A bound socket that never listens: connects to it are refused. */
-static int
-refusing_port(int *fd_out)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *fd_out = fd;
-    return ntohs(sa.sin_port);
-}
-
 struct fixture {
     int fd;
     struct mr_cache_cfg cfg;
@@ -45,7 +31,7 @@ fixture_init(struct fixture *f)
     memset(f, 0, sizeof(*f));
     f->cfg = (struct mr_cache_cfg){
         .host = "127.0.0.1",
-        .port = refusing_port(&f->fd),
+        .port = mr_test_refusing_port(&f->fd),
         .connect_timeout_ms = 200,
         .command_timeout_ms = 200,
         .key_prefix = "t:",
