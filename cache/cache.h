@@ -43,6 +43,9 @@ struct mr_cache_item {
     size_t val_len;
     bool hit;
     bool early; /* get: a hit that XFetch turned into a miss (the key still exists) */
+    /* get: an early item's envelope header as read, in the arena; set: an early item is
+     * stored only while the key still holds that header (NULL: while it holds no mask). */
+    const char *seen;
     int ttl_ms; /* set: this item's time to live before jitter; 0 is the configured ttl_ms */
 };
 
@@ -67,7 +70,9 @@ MR_MUST_CHECK int mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items,
  * one pipeline. compute_us is how long the
  * source of these values took (the XFetch delta). only_if_absent adds NX to every item
  * not marked `early`: a fill after a miss must not overwrite a fresher value written
- * meanwhile by an update, while an early refresh must replace the value it refreshes. */
+ * meanwhile by an update. An early refresh replaces the value it refreshes, and only that
+ * value: a short script compares the key with `seen` first, so a mask or a new value that
+ * an update left while the refresh was loading stays (without `seen`, only a mask stays). */
 MR_MUST_CHECK int mr_cache_mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n,
                                 int64_t compute_us, bool only_if_absent, struct mr_err *err);
 /* The Redis work a request defers to the end of its handler (invalidations after a commit,

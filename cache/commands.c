@@ -166,7 +166,11 @@ take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items
             continue;
         double rnd = mr_rand_unit(&c->rng);
         if (mr_cache__xfetch_early(now_ms, env.delta_us, env.expiry_ms, c->cfg->xfetch_beta, rnd)) {
-            items[i].early = true; /* the caller's refill must overwrite, not SET NX */
+            /* The caller's refill overwrites this very value, and no other (append_set). */
+            items[i].early = true;
+            items[i].seen = mr_arena_strndup(arena, e->str, MR_CACHE__ENV_HEADER);
+            if (items[i].seen == NULL)
+                return mr_err_set(err, -ENOMEM, "cache: arena full copying a header");
             continue;
         }
         char *v = mr_arena_strndup(arena, env.payload, env.payload_len);
@@ -209,6 +213,7 @@ clear_items(struct mr_cache_item *items, size_t n)
         items[i].val_len = 0;
         items[i].hit = false;
         items[i].early = false;
+        items[i].seen = NULL;
     }
 }
 
@@ -244,13 +249,28 @@ size_check(const struct mr_cache *c, size_t i, size_t key_len, size_t val_len, s
     return 0;
 }
 
-/* Appends SET key envelope PX ttl [NX]. One key, envelope and TTL live in scratch at a time:
- * hiredis copies each command into its output buffer as it is appended. */
+/* An early refresh's SET, as one atomic step in Redis: the value is stored only while the
+ * key still holds what the refresher read (ARGV[3] = "1", ARGV[4] its envelope header), or,
+ * when that is not known, anything but a mask (ARGV[3] = "0", ARGV[4] the mask). A plain SET
+ * would put a value loaded before an update's commit back over the update's mask or new
+ * value, for a whole TTL. A missing key (expired meanwhile) is filled. Replies: OK or 0. */
+static const char refresh_script[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v and ((ARGV[3] == '1' and string.sub(v, 1, #ARGV[4]) ~= ARGV[4]) or "
+    "(ARGV[3] == '0' and v == ARGV[4])) then return 0 end "
+    "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])";
+
+/* Appends SET key envelope PX ttl [NX], or for an early refresh (`early`) the guarded SET
+ * above. One key, envelope and TTL live in scratch at a time: hiredis copies each command
+ * into its output buffer as it is appended. */
 static int
 append_set(struct mr_cache *c, const char *key, size_t key_len, const char *val, size_t val_len,
-           int ttl_ms, int64_t compute_us, bool is_nx, struct mr_err *err)
+           int ttl_ms, int64_t compute_us, bool is_nx, const struct mr_cache_item *early,
+           struct mr_err *err)
 {
     static const char cmd_nx[] = "NX";
+    static const char cmd_eval[] = "EVAL";
+    static const char mask[] = MR_CACHE__MASK;
     const struct mr_cache_cfg *cfg = c->cfg;
     int ttl = mr_cache__ttl_jitter(ttl_ms > 0 ? ttl_ms : cfg->ttl_ms, cfg->ttl_jitter_pct,
                                    mr_rand_unit(&c->rng));
@@ -261,10 +281,33 @@ append_set(struct mr_cache *c, const char *key, size_t key_len, const char *val,
     size_t env_len = mr_cache__env_encode(env, compute_us, wall_ms() + ttl, val, val_len);
     char *ttl_s = env + env_len;
     int ttl_len = snprintf(ttl_s, 16, "%d", ttl);
-    const char *argv[6] = {cmd_set, k, env, cmd_px, ttl_s, cmd_nx};
-    size_t argvlen[6] = {sizeof(cmd_set) - 1, k_len,           env_len,
-                         sizeof(cmd_px) - 1,  (size_t)ttl_len, sizeof(cmd_nx) - 1};
-    if (redisAppendCommandArgv(c->ctx, is_nx ? 6 : 5, argv, argvlen) != REDIS_OK)
+    int rc;
+    if (early != NULL) {
+        bool is_cas = early->seen != NULL;
+        const char *argv[8] = {cmd_eval,
+                               refresh_script,
+                               "1",
+                               k,
+                               env,
+                               ttl_s,
+                               is_cas ? "1" : "0",
+                               is_cas ? early->seen : mask};
+        size_t argvlen[8] = {sizeof(cmd_eval) - 1,
+                             sizeof(refresh_script) - 1,
+                             1,
+                             k_len,
+                             env_len,
+                             (size_t)ttl_len,
+                             1,
+                             is_cas ? MR_CACHE__ENV_HEADER : sizeof(mask) - 1};
+        rc = redisAppendCommandArgv(c->ctx, 8, argv, argvlen);
+    } else {
+        const char *argv[6] = {cmd_set, k, env, cmd_px, ttl_s, cmd_nx};
+        size_t argvlen[6] = {sizeof(cmd_set) - 1, k_len,           env_len,
+                             sizeof(cmd_px) - 1,  (size_t)ttl_len, sizeof(cmd_nx) - 1};
+        rc = redisAppendCommandArgv(c->ctx, is_nx ? 6 : 5, argv, argvlen);
+    }
+    if (rc != REDIS_OK)
         return mr_cache__call_io_failed(c, false, errno, err);
     return 0;
 }
@@ -318,7 +361,8 @@ pipeline_read(struct mr_cache *c, size_t n, struct mr_err *err)
                 (void)snprintf(what, sizeof(what), "write failed: %.*s", (int)r->len, r->str);
         } else if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL &&
                    r->type != REDIS_REPLY_INTEGER) {
-            /* NIL: a SET NX that found the key already there; INTEGER: DEL's count. */
+            /* NIL: a SET NX that found the key already there; INTEGER: DEL's count, or a
+             * refresh that found another value (refresh_script). */
             is_desync = true;
         }
         freeReplyObject(v);
@@ -344,10 +388,10 @@ mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t co
     (void)scratch_bytes(&c->scratch, need);
     int rc = mr_cache__call_begin(c, false, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        /* An early refresh must replace the value it refreshes, so it never takes NX. */
+        /* An early refresh replaces the value it refreshes, so it never takes NX. */
         bool is_nx = only_if_absent && !items[i].early;
         rc = append_set(c, items[i].key, items[i].key_len, items[i].val, items[i].val_len,
-                        items[i].ttl_ms, compute_us, is_nx, err);
+                        items[i].ttl_ms, compute_us, is_nx, items[i].early ? &items[i] : NULL, err);
     }
     return rc < 0 ? rc : pipeline_read(c, n, err);
 }
@@ -388,7 +432,8 @@ apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n, struct mr_err
         else if (o->kind == MR_CACHE_OP_MASK)
             rc = append_mask(c, o->key, o->key_len, o->ttl_ms, err);
         else
-            rc = append_set(c, o->key, o->key_len, o->val, o->val_len, o->ttl_ms, 0, false, err);
+            rc = append_set(c, o->key, o->key_len, o->val, o->val_len, o->ttl_ms, 0, false, NULL,
+                            err);
     }
     return rc < 0 ? rc : pipeline_read(c, n, err);
 }

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* testcache: test-build routes (MR_TEST_BUILD) that drive millrace.h's cache-aside calls with
  * keys and failures the integration tests choose (tests/integration/test_data_cache_aside.py).
- *  GET  /test/cache/fetch?key=K...[&ttl_ms=N][&absent=K][&fail=S]
+ *  GET  /test/cache/fetch?key=K...[&ttl_ms=N][&absent=K][&fail=S][&sleep_ms=N]
  *       mr_cache_fetch of the keys; the loader gives "loaded:K", leaves `absent` keys absent,
- *       or fails with status S. Answers what happened: the loader's calls and misses, and per
- *       key whether it was a hit and its value.
- *  POST /test/cache/write?id=N&value=V&mode=stale|replace[&bad=1][&fail_after=1]
- *       World row N set to V on the primary (bad=1 sends a parameter the server refuses, a
- *       write that fails); once committed, key w:N is queued stale or replaced with "V", as
- *       /updates does; fail_after=1 then answers 500 (the data changed all the same). */
+ *       or fails with status S, after sleeping sleep_ms (at most 2000) if asked. Answers what
+ * happened: the loader's calls and misses, and per key whether it was a hit and its value. POST
+ * /test/cache/write?id=N&value=V&mode=stale|replace[&bad=1][&fail_after=1] World row N set to V on
+ * the primary (bad=1 sends a parameter the server refuses, a write that fails); once committed, key
+ * w:N is queued stale or replaced with "V", as /updates does; fail_after=1 then answers 500 (the
+ * data changed all the same). */
 #ifdef MR_TEST_BUILD
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <millrace.h>
 
@@ -26,6 +27,7 @@ struct load_log {
     const char *missed[MAX_KEYS];
     const char *absent; /* NULL: none */
     int fail;           /* 0, or the status the loader returns */
+    long sleep_ms;      /* how long the loader takes: a window for a concurrent write */
 };
 
 static int
@@ -33,6 +35,8 @@ test_loader(struct mr_ctx *ctx, struct mr_cache_entry **misses, size_t n, void *
 {
     struct load_log *log = arg;
     log->calls++;
+    if (log->sleep_ms > 0)
+        (void)usleep((useconds_t)log->sleep_ms * 1000);
     for (size_t k = 0; k < n && log->n_missed < MAX_KEYS; k++)
         log->missed[log->n_missed++] = misses[k]->key;
     if (log->fail != 0)
@@ -66,7 +70,10 @@ h_test_cache_fetch(struct mr_ctx *ctx)
     for (const char *k; n < MAX_KEYS && (k = mr_query_at(ctx, "key", n)) != NULL; n++)
         e[n] = (struct mr_cache_entry){.key = k, .key_len = strlen(k)};
     struct load_log log = {.absent = mr_query(ctx, "absent"),
-                           .fail = (int)query_long(ctx, "fail", 0)};
+                           .fail = (int)query_long(ctx, "fail", 0),
+                           .sleep_ms = query_long(ctx, "sleep_ms", 0)};
+    if (log.sleep_ms < 0 || log.sleep_ms > 2000)
+        return mr_error(ctx, 400, "sleep_ms in 0..2000");
     int rc = mr_cache_fetch(ctx, e, n, (int)query_long(ctx, "ttl_ms", 0), test_loader, &log);
     if (rc != 0)
         return rc;

@@ -41,10 +41,13 @@ items_of(struct mr_ctx *ctx, const struct mr_cache_entry *e, size_t n)
     return it;
 }
 
-int
-mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n)
+/* mr_cache_read, leaving cache/'s items in *items for a refill that must know what each
+ * early refresh read (mr_cache_item.seen). */
+static int
+read_items(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n, struct mr_cache_item **items)
 {
     struct mr_cache_item *it = items_of(ctx, e, n);
+    *items = it;
     if (it == NULL)
         return 500;
     struct mr_err err;
@@ -63,6 +66,13 @@ mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n)
         return 503;
     }
     return 0;
+}
+
+int
+mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n)
+{
+    struct mr_cache_item *items;
+    return read_items(ctx, e, n, &items);
 }
 
 int
@@ -110,11 +120,12 @@ load_misses(struct mr_ctx *ctx, struct mr_cache_entry **misses, size_t m, mr_cac
 }
 
 /* SET NX of what the loader found (a miss it left NULL is absent: nothing is stored), in one
- * pipeline with this call's TTL; an early refresh overwrites the value it refreshes. Best
- * effort: a failure is counted and the answer stands. */
+ * pipeline with this call's TTL; an early refresh overwrites the value it refreshes, if the
+ * key still holds it (read: the items of the read, e: the entries). Best effort: a failure
+ * is counted and the answer stands. */
 static void
-fill(struct mr_ctx *ctx, struct mr_cache_entry *const *misses, size_t m, int ttl_ms,
-     int64_t compute_us)
+fill(struct mr_ctx *ctx, const struct mr_cache_entry *e, const struct mr_cache_item *read,
+     struct mr_cache_entry *const *misses, size_t m, int ttl_ms, int64_t compute_us)
 {
     struct mr_cache_item *it = mr_arena_alloc(ctx->arena, m * sizeof(*it));
     if (it == NULL)
@@ -127,6 +138,7 @@ fill(struct mr_ctx *ctx, struct mr_cache_entry *const *misses, size_t m, int ttl
                                              .val = misses[k]->value,
                                              .val_len = misses[k]->value_len,
                                              .early = misses[k]->refresh,
+                                             .seen = read[misses[k] - e].seen,
                                              .ttl_ms = ttl_ms};
     struct mr_err err;
     int64_t t0 = mr_clock_us();
@@ -152,7 +164,8 @@ mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n, int ttl_m
         return 500;
     /* A failed read leaves every entry a miss; its status is not the call's: the loader
      * answers instead, and Redis is not asked again in this call (no second timeout). */
-    int read_rc = mr_cache_read(ctx, e, n);
+    struct mr_cache_item *read;
+    int read_rc = read_items(ctx, e, n, &read);
     if (read_rc == 500)
         return 500; /* the arena's ceiling: the entries were not even looked at */
     bool is_redis_ok = read_rc == 0;
@@ -167,7 +180,7 @@ mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n, int ttl_m
     if (rc != 0)
         return rc;
     if (is_redis_ok)
-        fill(ctx, misses, m, ttl_ms, compute_us);
+        fill(ctx, e, read, misses, m, ttl_ms, compute_us);
     return 0;
 }
 

@@ -375,12 +375,13 @@ typedef int (*mr_cache_load_fn)(struct mr_ctx *ctx, struct mr_cache_entry **miss
  * loader runs ONCE with every miss (early refreshes included), unless every key was a hit;
  * what it loaded is written back in one round trip (SET NX, so a fill from a replica that
  * has not yet replayed a write cannot overwrite the writer's new value; an early refresh
- * overwrites), with ttl_ms (0: cache.ttl_ms) plus or minus cache.ttl_jitter_pct, and the
- * loader's time recorded for XFetch. Afterwards every entry holds its value (hit: from Redis,
- * in the arena; else the loader's, NULL when absent). When Redis is down, slow or behind an
- * open breaker, every key is a miss, the loader answers them all, nothing is written back,
- * and the call still returns 0: the answer is as correct as the loader's. Hits and misses
- * are counted for /metrics. Returns 0, the loader's status when it fails (nothing is then
+ * overwrites the value it read, and only that one: if an update masked or replaced the key
+ * while the loader ran, the update's stays), with ttl_ms (0: cache.ttl_ms) plus or minus
+ * cache.ttl_jitter_pct, and the loader's time recorded for XFetch. Afterwards every entry holds its
+ * value (hit: from Redis, in the arena; else the loader's, NULL when absent). When Redis is down,
+ * slow or behind an open breaker, every key is a miss, the loader answers them all, nothing is
+ * written back, and the call still returns 0: the answer is as correct as the loader's. Hits and
+ * misses are counted for /metrics. Returns 0, the loader's status when it fails (nothing is then
  * written to Redis), or 500 (no entries array or loader, a negative ttl_ms, the arena's
  * ceiling). n == 0 returns 0 without calling anything. */
 MR_API int mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *entries, size_t n, int ttl_ms,
@@ -412,8 +413,9 @@ MR_API int mr_cache_read(struct mr_ctx *ctx, struct mr_cache_entry *entries, siz
 /* Writes n entries in one round trip, now, each with cache.ttl_ms plus or minus the jitter.
  * compute_us is how long producing the values took (early refresh weighs it); if_absent
  * stores only keys that do not exist (a fill after a miss must not overwrite a fresher value
- * an update wrote meanwhile). Returns 0, or 503 when Redis failed (the answer is unchanged:
- * a cache write is best effort). */
+ * an update wrote meanwhile); an entry marked `refresh` is stored even if present, unless
+ * the key holds a mask (mr_cache_stale) by then. Returns 0, or 503 when Redis failed (the
+ * answer is unchanged: a cache write is best effort). */
 MR_API int mr_cache_write(struct mr_ctx *ctx, const struct mr_cache_entry *entries, size_t n,
                           long long compute_us, bool if_absent);
 

@@ -60,6 +60,13 @@ def envelope(payload, ttl_ms=60000):
     return struct.pack("<BBIqI", be.ENV_MAGIC, 1, 0, expiry_ms, len(payload)) + payload
 
 
+def due_envelope(payload):
+    """A value whose envelope says it expired a second ago while its key lives on: XFetch
+    refreshes it early on every read (now is past the envelope's expiry)."""
+    expiry_ms = int(time.time() * 1000) - 1000
+    return struct.pack("<BBIqI", be.ENV_MAGIC, 1, 1000, expiry_ms, len(payload)) + payload
+
+
 def a_world_id():
     return int.from_bytes(os.urandom(2), "big") % 10000 + 1
 
@@ -148,6 +155,41 @@ class CacheAside(FailoverCase):
             got = fetch(self, [key])
             self.assertEqual((got["loader_calls"], got["entries"][0]["hit"]), (1, False))
         self.assertEqual(self.redis.cmd("GET", be.KEY_PREFIX + key), MASK)
+
+    def test_early_refresh_replaces_the_value_it_read(self):
+        key = tag() + "due"
+        self.redis.cmd("SET", be.KEY_PREFIX + key, due_envelope(b"old"), "PX", "60000")
+        got = fetch(self, [key])
+        self.assertEqual(got["loader_calls"], 1)
+        self.assertEqual(got["entries"][0]["value"], "loaded:" + key)
+        self.assertEqual(cached(self.redis, key), ("loaded:" + key).encode())
+
+    def refresh_during(self, change):
+        """An early refresh whose loader runs 600 ms, and change() applied to the key by an
+        update while it runs. Returns the key."""
+        key = tag() + "due"
+        self.redis.cmd("SET", be.KEY_PREFIX + key, due_envelope(b"old"), "PX", "60000")
+        done = {}
+        reader = threading.Thread(target=lambda: done.update(got=fetch(self, [key],
+                                                                        sleep_ms=600)))
+        reader.start()
+        time.sleep(0.2)
+        change(be.KEY_PREFIX + key)
+        reader.join(10)
+        self.assertFalse(reader.is_alive())
+        self.assertEqual(done["got"]["loader_calls"], 1)
+        return key
+
+    def test_early_refresh_leaves_a_mask_set_while_it_loaded(self):
+        # The update's mask must outlive the refresh: the refresher may have read a replica
+        # that had not replayed the update, and its value would be the old one for a TTL.
+        key = self.refresh_during(lambda k: self.redis.cmd("SET", k, MASK, "PX", "6000"))
+        self.assertEqual(self.redis.cmd("GET", be.KEY_PREFIX + key), MASK)
+
+    def test_early_refresh_leaves_a_value_replaced_while_it_loaded(self):
+        key = self.refresh_during(
+            lambda k: self.redis.cmd("SET", k, envelope(b"new"), "PX", "60000"))
+        self.assertEqual(cached(self.redis, key), b"new")
 
     def test_failed_write_leaves_the_cached_copy(self):
         wid = a_world_id()
