@@ -120,9 +120,9 @@ build/asan/notes.so: $(NOTES_DEP) | $(DEPS_STAMP)
 notes: build/rel/notes.so
 
 # The notes board on the local stack: its tables, then the stack serving it on MR_HTTP_PORT.
+# The tables first: the module's statements are checked against them when it loads.
 run-notes: millrace build/rel/notes.so
-	@scripts/stack.py up pg replica redis
-	@MR_CONF_EXTRA='app = "$(CURDIR)/build/rel/notes.so";' scripts/stack.py up millrace
+	@scripts/stack.py up
 	./millrace migrate -c var/millrace.conf handlers/notes/migrations
 	@MR_CONF_EXTRA='app = "$(CURDIR)/build/rel/notes.so";' scripts/stack.py run
 

@@ -144,7 +144,9 @@ read_file(const char *dir, const char *name, char **text, struct mr_err *err)
     if (bad || n > MAX_FILE_BYTES || memchr(buf, '\0', n) != NULL) {
         free(buf);
         return mr_err_set(err, -EINVAL, "%s: %s", name,
-                          bad ? "read failed" : n > MAX_FILE_BYTES ? "over 16 MiB" : "holds a NUL byte");
+                          bad                  ? "read failed"
+                          : n > MAX_FILE_BYTES ? "over 16 MiB"
+                                               : "holds a NUL byte");
     }
     buf[n] = '\0';
     *text = buf;
@@ -162,16 +164,16 @@ is_applied(const PGresult *applied, const char *name)
 
 /* BEGIN, the file, its record, COMMIT; on any failure a ROLLBACK and the reason, named. */
 static int
-apply(struct mr_db__conn *c, const char *name, const char *text, int timeout_ms,
-      struct mr_err *err)
+apply(struct mr_db__conn *c, const char *name, const char *text, int timeout_ms, struct mr_err *err)
 {
     int64_t deadline = mr_clock_ms() + timeout_ms;
     int rc = exec_sql(c, "BEGIN", NULL, deadline, NULL, err);
     if (rc == 0)
         rc = exec_sql(c, text, NULL, deadline, NULL, err);
     if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
-        rc = mr_err_set(err, -EINVAL, "the file ends the transaction itself (BEGIN, COMMIT or "
-                                      "ROLLBACK inside it): take them out");
+        rc = mr_err_set(err, -EINVAL,
+                        "the file ends the transaction itself (BEGIN, COMMIT or "
+                        "ROLLBACK inside it): take them out");
     if (rc == 0)
         rc = exec_sql(c, SQL_RECORD, name, deadline, NULL, err);
     if (rc == 0)
@@ -223,8 +225,8 @@ migrate_on(struct mr_db__conn *c, const char *dir, int timeout_ms, mr_db_migrate
 }
 
 int
-mr_db_migrate(const struct mr_db_cfg *cfg, const char *dir, int timeout_ms,
-              mr_db_migrated_fn done, void *arg, struct mr_err *err)
+mr_db_migrate(const struct mr_db_cfg *cfg, const char *dir, int timeout_ms, mr_db_migrated_fn done,
+              void *arg, struct mr_err *err)
 {
     if (timeout_ms <= 0)
         return mr_err_set(err, -EINVAL, "timeout must be positive");

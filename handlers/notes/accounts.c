@@ -22,10 +22,10 @@ account_form(struct mr_ctx *ctx, const char *heading, const char *action, const 
     if (v == NULL || mr_view_set_string(v, "action", action, strlen(action)) != 0 ||
         (name != NULL && mr_view_set_string(v, "account_name", name, strlen(name)) != 0) ||
         (error != NULL && mr_view_set_string(v, "error", error, strlen(error)) != 0) ||
-        (name_error != NULL && mr_view_set_string(v, "name_error", name_error,
-                                                  strlen(name_error)) != 0) ||
-        (pw_error != NULL && mr_view_set_string(v, "password_error", pw_error,
-                                                strlen(pw_error)) != 0))
+        (name_error != NULL &&
+         mr_view_set_string(v, "name_error", name_error, strlen(name_error)) != 0) ||
+        (pw_error != NULL &&
+         mr_view_set_string(v, "password_error", pw_error, strlen(pw_error)) != 0))
         return 500;
     if (error != NULL || name_error != NULL || pw_error != NULL)
         mr_set_status(ctx, 422);

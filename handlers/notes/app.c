@@ -7,17 +7,19 @@
 
 #include "notes.h"
 
-#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const struct mr_statement statements[] = {
     [ST_PAGE] = {"notes_page",
-                 "SELECT n.id, u.name, n.title, " ISO("n.created_at") " FROM notes n"
-                 " JOIN users u ON u.id = n.author ORDER BY n.id DESC LIMIT 11 OFFSET $1::int",
+                 "SELECT n.id, u.name, n.title,"
+                 " to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                 " FROM notes n JOIN users u ON u.id = n.author"
+                 " ORDER BY n.id DESC LIMIT 11 OFFSET $1::int",
                  false},
     [ST_NOTE] = {"notes_get",
-                 "SELECT n.id, n.author, u.name, n.title, n.body, " ISO("n.created_at") ", " ISO(
-                     "n.updated_at") ", n.updated_at > n.created_at FROM notes n"
-                                     " JOIN users u ON u.id = n.author WHERE n.id = $1::bigint",
+                 "SELECT n.id, n.author, u.name, n.title, n.body,"
+                 " to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                 " to_char(n.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                 " n.updated_at > n.created_at"
+                 " FROM notes n JOIN users u ON u.id = n.author WHERE n.id = $1::bigint",
                  false},
     [ST_NOTE_INSERT] = {"notes_insert",
                         "INSERT INTO notes (author, title, body) VALUES ($1::bigint, $2, $3)"
@@ -103,6 +105,6 @@ static const struct mr_template templates[] = {
 };
 
 MR_APP(.name = "notes", .version = "1.0.0", .routes = routes,
-       .n_routes = sizeof(routes) / sizeof(routes[0]), .init = notes_init,
-       .templates = templates, .n_templates = sizeof(templates) / sizeof(templates[0]),
-       .statements = statements, .n_statements = sizeof(statements) / sizeof(statements[0]));
+       .n_routes = sizeof(routes) / sizeof(routes[0]), .init = notes_init, .templates = templates,
+       .n_templates = sizeof(templates) / sizeof(templates[0]), .statements = statements,
+       .n_statements = sizeof(statements) / sizeof(statements[0]));

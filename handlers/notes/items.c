@@ -192,8 +192,7 @@ notes_create(struct mr_ctx *ctx)
     if (uid == 0)
         return to_signin(ctx);
     if (mr_input_errors(ctx) > 0)
-        return form(ctx, "New note", "/items", mr_field(ctx, "title"), mr_field(ctx, "body"),
-                    true);
+        return form(ctx, "New note", "/items", mr_field(ctx, "title"), mr_field(ctx, "body"), true);
     int rc = notes_note_save(ctx, uid, 0, mr_input_str(ctx, "title", NULL),
                              mr_input_str(ctx, "body", NULL), &id);
     return saved(ctx, rc, id);
@@ -212,8 +211,7 @@ notes_update(struct mr_ctx *ctx)
     if (mr_input_errors(ctx) > 0) {
         char action[40];
         (void)snprintf(action, sizeof(action), "/items/%lld", n.id);
-        return form(ctx, "Edit note", action, mr_field(ctx, "title"), mr_field(ctx, "body"),
-                    true);
+        return form(ctx, "Edit note", action, mr_field(ctx, "title"), mr_field(ctx, "body"), true);
     }
     rc = notes_note_save(ctx, uid, n.id, mr_input_str(ctx, "title", NULL),
                          mr_input_str(ctx, "body", NULL), &id);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* notes: a small notes board written on millrace.h alone, what its files share. app.c holds
- * the statements, routes and entry point; page.c the cached list pages; items.c the HTML
- * pages and forms; accounts.c sign-up, sign-in and sign-out; api.c the JSON API. */
+ * the statements, routes and entry point; page.c the cached list pages (codec.c their bytes);
+ * site.c what every page shares; items.c the HTML pages and forms; accounts.c sign-up, sign-in and
+ * sign-out; api.c the JSON API. */
 #ifndef NOTES_H
 #define NOTES_H
 
@@ -43,11 +44,11 @@ struct notes_page {
 int notes_page_get(struct mr_ctx *ctx, long long page, struct notes_page *out);
 /* Masks every cached page, after a write that committed (mr_cache_stale). */
 int notes_pages_stale(struct mr_ctx *ctx);
-/* The cached form of a page: fields ending in NUL ("1" or "0" for has_next, then id, author,
- * title, created per row). encode returns the bytes in the arena (NULL past its ceiling);
- * decode reads them back, pointing into v, and returns 0 or -EINVAL when they are not a
- * page this code wrote (a miss then). */
-char *notes_page_encode(struct mr_ctx *ctx, const struct notes_page *p, size_t *len);
+/* codec.c: the cached form of a page (its bytes are described there). encode writes
+ * notes_page_encoded_len(p) bytes into buf; decode reads them back, pointing into v, and
+ * returns 0, or -EINVAL for bytes this code did not write (then read the page afresh). */
+size_t notes_page_encoded_len(const struct notes_page *p);
+void notes_page_encode(const struct notes_page *p, char *buf);
 int notes_page_decode(const char *v, size_t len, struct notes_page *out);
 
 /* One note, as ST_NOTE reads it; strings in the request's arena. */

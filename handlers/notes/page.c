@@ -6,9 +6,7 @@
  * putting the old page back, and the writer's token sends their own reads to the primary, so
  * the author sees the new list at once. A Redis outage costs nothing but the cache: every page
  * is then read from the database. */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "notes.h"
@@ -59,8 +57,14 @@ load_cached(struct mr_ctx *ctx, struct mr_cache_entry **misses, size_t n, void *
     int rc = page_load(ctx, f->page, f->page_out);
     if (rc != 0)
         return rc;
-    misses[0]->value = notes_page_encode(ctx, f->page_out, &misses[0]->value_len);
-    return misses[0]->value != NULL ? 0 : 500;
+    size_t len = notes_page_encoded_len(f->page_out);
+    char *buf = mr_alloc(ctx, len);
+    if (buf == NULL)
+        return 500;
+    notes_page_encode(f->page_out, buf);
+    misses[0]->value = buf;
+    misses[0]->value_len = len;
+    return 0;
 }
 
 int
@@ -95,84 +99,4 @@ notes_pages_stale(struct mr_ctx *ctx)
             return rc;
     }
     return 0;
-}
-
-char *
-notes_page_encode(struct mr_ctx *ctx, const struct notes_page *p, size_t *len)
-{
-    size_t need = 2;
-    char ids[NOTES_PAGE_SIZE][24];
-    for (int i = 0; i < p->n; i++) {
-        const struct notes_row *r = &p->rows[i];
-        (void)snprintf(ids[i], sizeof(ids[i]), "%lld", r->id);
-        need += strlen(ids[i]) + strlen(r->author) + strlen(r->title) + strlen(r->created) + 4;
-    }
-    char *buf = mr_alloc(ctx, need), *w = buf;
-    if (buf == NULL)
-        return NULL;
-    *w++ = p->has_next ? '1' : '0';
-    *w++ = '\0';
-    for (int i = 0; i < p->n; i++) {
-        const char *f[4] = {ids[i], p->rows[i].author, p->rows[i].title, p->rows[i].created};
-        for (int k = 0; k < 4; k++) {
-            size_t n = strlen(f[k]) + 1;
-            memcpy(w, f[k], n);
-            w += n;
-        }
-    }
-    *len = (size_t)(w - buf);
-    return buf;
-}
-
-/* The field starting at *at (it ends in a NUL before end), or NULL; *at moves past it. */
-static const char *
-field(const char **at, const char *end)
-{
-    const char *s = *at;
-    if (s >= end)
-        return NULL;
-    const char *nul = memchr(s, '\0', (size_t)(end - s));
-    if (nul == NULL)
-        return NULL;
-    *at = nul + 1;
-    return s;
-}
-
-static bool
-parse_id(const char *s, long long *out)
-{
-    if (*s < '1' || *s > '9')
-        return false;
-    long long v = 0;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9' || v > (9223372036854775807LL - (*s - '0')) / 10)
-            return false;
-        v = v * 10 + (*s - '0');
-    }
-    *out = v;
-    return true;
-}
-
-int
-notes_page_decode(const char *v, size_t len, struct notes_page *out)
-{
-    const char *at = v, *end = v + len;
-    const char *next = field(&at, end);
-    if (next == NULL || (strcmp(next, "0") != 0 && strcmp(next, "1") != 0))
-        return -EINVAL;
-    out->has_next = next[0] == '1';
-    out->n = 0;
-    while (at < end) {
-        if (out->n == NOTES_PAGE_SIZE)
-            return -EINVAL;
-        struct notes_row *r = &out->rows[out->n];
-        const char *id = field(&at, end);
-        r->author = field(&at, end);
-        r->title = field(&at, end);
-        r->created = field(&at, end);
-        if (id == NULL || r->created == NULL || !parse_id(id, &r->id))
-            return -EINVAL;
-        out->n++;
-    }
-    return out->has_next && out->n < NOTES_PAGE_SIZE ? -EINVAL : 0;
 }
