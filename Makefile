@@ -84,7 +84,7 @@ unit: build/asan/unit-tests
 	cd tests/unit && ../../build/asan/unit-tests
 
 # The integration tests start the stack with the test build, run, and always stop it.
-integration: build/asan/millrace-test millrace
+integration: build/asan/millrace-test millrace build/asan/notes.so
 	@export MILLRACE_BIN=build/asan/millrace-test; \
 	  if scripts/stack.py up; then python3 tests/integration/run.py; rc=$$?; else rc=1; fi; \
 	  scripts/stack.py down; exit $$rc
