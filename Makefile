@@ -44,7 +44,8 @@ UNIT_OBJ := $(UNIT_SRC:%.c=build/asan/%.o)
 DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
-        install uninstall clean fuzz chaos soak include-check guide-check bench-template bench-router
+        install uninstall clean fuzz chaos soak include-check guide-check bench-template bench-router \
+        notes run-notes
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -83,7 +84,7 @@ unit: build/asan/unit-tests
 	cd tests/unit && ../../build/asan/unit-tests
 
 # The integration tests start the stack with the test build, run, and always stop it.
-integration: build/asan/millrace-test millrace
+integration: build/asan/millrace-test millrace build/asan/notes.so
 	@export MILLRACE_BIN=build/asan/millrace-test; \
 	  if scripts/stack.py up; then python3 tests/integration/run.py; rc=$$?; else rc=1; fi; \
 	  scripts/stack.py down; exit $$rc
@@ -96,6 +97,34 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory guide-check
 	@$(MAKE) --no-print-directory integration
+
+# The example application (handlers/notes/): a module written on millrace.h alone, with its
+# templates compiled in and libsodium linked itself. build/asan/notes.so is for the tests.
+NOTES_SRC := $(wildcard handlers/notes/*.c)
+NOTES_DEP := $(NOTES_SRC) handlers/notes/notes.h app/include/millrace.h build/gen/notes/notes_templates.inc
+NOTES_CFLAGS = -std=c11 -D_GNU_SOURCE -Iapp/include -Ibuild/gen/notes $(WARN) -fvisibility=hidden \
+               -fPIC -shared $(shell pkg-config --cflags libsodium)
+NOTES_LIBS = $(shell pkg-config --libs libsodium)
+build/gen/notes/notes_templates.inc: scripts/embed.py $(wildcard handlers/notes/templates/*)
+	@mkdir -p $(@D)
+	python3 scripts/embed.py --template-rows handlers/notes/templates $@
+build/rel/notes.so: $(NOTES_DEP) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(NOTES_CFLAGS) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -o $@.tmp \
+	  $(NOTES_SRC) $(NOTES_LIBS)
+	@mv -f $@.tmp $@
+build/asan/notes.so: $(NOTES_DEP) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(NOTES_CFLAGS) -O1 -g $(SAN) -o $@.tmp $(NOTES_SRC) $(NOTES_LIBS)
+	@mv -f $@.tmp $@
+notes: build/rel/notes.so
+
+# The notes board on the local stack: its tables, then the stack serving it on MR_HTTP_PORT.
+# The tables first: the module's statements are checked against them when it loads.
+run-notes: millrace build/rel/notes.so
+	@scripts/stack.py up
+	./millrace migrate -c var/millrace.conf handlers/notes/migrations
+	@MR_CONF_EXTRA='app = "$(CURDIR)/build/rel/notes.so";' scripts/stack.py run
 
 up: millrace
 	@scripts/stack.py up
@@ -143,7 +172,7 @@ lint: deps
 	  $(filter-out $(GEN_SRC),$(SRC)) -- -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
 
 format:
-	clang-format -i $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC)
+	clang-format -i $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC) $(NOTES_SRC) handlers/notes/notes.h
 # Every C example of docs/guide.md builds as a module and millrace -t accepts it.
 guide-check: millrace
 	@python3 scripts/check-guide.py ./millrace
@@ -153,7 +182,8 @@ include-check:
 	@python3 scripts/check-includes.py
 
 format-check:
-	clang-format --dry-run -Werror $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC)
+	clang-format --dry-run -Werror $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC) $(NOTES_SRC) \
+	  handlers/notes/notes.h
 
 install: millrace
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

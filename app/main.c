@@ -20,6 +20,7 @@
 #include "app/lib/notify.h"
 #include "app/supervise/privs.h"
 #include "app/board/scoreboard.h"
+#include "db/db.h"
 #include "app/serve/worker.h"
 #include "handlers/handlers.h"
 
@@ -32,6 +33,8 @@ usage(FILE *out)
 {
     (void)fputs("usage: millrace [-c FILE] [-t] [--print-config] [--version] [--help]\n"
                 "       millrace new DIR [--port N]   create an application to start from\n"
+                "       millrace migrate [-c FILE] [--timeout-ms N] DIR\n"
+                "                      apply DIR's *.sql files not yet applied, in name order\n"
                 "  -c, --config FILE   configuration file (default /etc/millrace/millrace.conf)\n"
                 "  -t, --test          check the configuration and exit (0 valid, 78 invalid)\n"
                 "      --print-config  print every setting with its default and meaning, and exit\n"
@@ -136,11 +139,65 @@ run_new(int argc, char **argv)
     return 0;
 }
 
+static void
+say_applied(const char *name, void *arg)
+{
+    (void)arg;
+    (void)printf("millrace migrate: applied %s\n", name);
+    (void)fflush(stdout);
+}
+
+/* `millrace migrate [-c FILE] [--timeout-ms N] DIR`: exit 0, 1 (a file or the primary
+ * failed), 64 (usage) or 78 (the config). */
+static int
+run_migrate(int argc, char **argv)
+{
+    const char *path = "/etc/millrace/millrace.conf", *dir = NULL;
+    long timeout_ms = 60000;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
+            char *end;
+            timeout_ms = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || timeout_ms < 1 || timeout_ms > 86400000) {
+                (void)fprintf(stderr, "millrace migrate: --timeout-ms %s: expected 1..86400000\n",
+                              argv[i]);
+                return 64;
+            }
+        } else if (dir == NULL && argv[i][0] != '-') {
+            dir = argv[i];
+        } else {
+            (void)fprintf(stderr, "millrace migrate: unexpected argument '%s'\n", argv[i]);
+            return 64;
+        }
+    }
+    if (dir == NULL) {
+        usage(stderr);
+        return 64;
+    }
+    struct mr_cfg cfg;
+    struct mr_err err;
+    if (mr_cfg_load(&cfg, path, &err) < 0) {
+        (void)fprintf(stderr, "millrace migrate: %s\n", err.msg);
+        return MR_EX_CONFIG;
+    }
+    int rc = mr_db_migrate(&cfg.db, dir, (int)timeout_ms, say_applied, NULL, &err);
+    mr_cfg_fini(&cfg);
+    if (rc != 0) {
+        (void)fprintf(stderr, "millrace migrate: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "new") == 0)
         return run_new(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+        return run_migrate(argc, argv);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
         {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},

@@ -182,6 +182,18 @@ uint64_t mr_db_committed(const struct mr_db *db);
 MR_MUST_CHECK int mr_db_check_stmts(const struct mr_db_cfg *cfg, const struct mr_db_stmt *stmts,
                                     int n_stmts, struct mr_err *err);
 
+/* `millrace migrate`: applies every *.sql file of dir, in byte order of their names, that is
+ * not yet recorded in the primary's millrace_migrations table (made when missing), each file
+ * and its record in one transaction, all under a session advisory lock, on a connection of its
+ * own. done(name, arg) (may be NULL) is called after each file commits. Every wait is bounded
+ * by timeout_ms per file (also the session's statement_timeout). Returns 0, or a negative
+ * errno with err naming the file and the server's reason ("002_x.sql: ERROR: ... (SQLSTATE
+ * 42601)"), or "primary: ..." when it could not be reached or locked; the failed file left
+ * nothing behind, the ones before it stay applied. */
+typedef void (*mr_db_migrated_fn)(const char *name, void *arg);
+MR_MUST_CHECK int mr_db_migrate(const struct mr_db_cfg *cfg, const char *dir, int timeout_ms,
+                                mr_db_migrated_fn done, void *arg, struct mr_err *err);
+
 /* This worker's counters for backend i (0 primary, 1.. replicas). */
 const struct mr_db_stats *mr_db_stats(const struct mr_db *db, int i);
 

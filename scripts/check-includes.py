@@ -26,9 +26,38 @@ FLOORS = {
     "app": 7,            # main.c: wires the route table into supervision
 }
 # Folders written on the public API alone, like an application outside the tree: they may
-# include <millrace.h> and their own headers, nothing else of millrace's.
+# include <millrace.h>, their own headers and system or library headers (<stdio.h>,
+# <sodium.h>), nothing else of millrace's. Their subfolders are applications of their own
+# (handlers/notes/), held to the same rule.
 PUBLIC_ONLY = {"handlers"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+ANGLED = re.compile(r'^\s*#\s*include\s+<([^>]+)>')
+
+
+def millrace_internal(root, name):
+    """Whether <name> would find one of millrace's own headers (other than millrace.h)
+    through the build's -I. or -Iapp/include."""
+    if name == "millrace.h":
+        return False
+    return (root / name).is_file() or (root / "app" / "include" / name).is_file()
+
+
+def check_app(root, src, folder):
+    """An application's file (handlers/NAME/...): quoted includes of its own folder only,
+    angle-bracket includes of anything but millrace's internals. Returns the count of bad."""
+    rel = src.relative_to(root).as_posix()
+    bad = 0
+    for n, line in enumerate(src.read_text().splitlines(), 1):
+        m, a = INCLUDE.match(line), ANGLED.match(line)
+        if m and not (src.parent / m.group(1)).resolve().is_relative_to(folder.resolve()):
+            print(f"{rel}:{n}: includes \"{m.group(1)}\": an application includes only its "
+                  f"own headers and <millrace.h>")
+            bad += 1
+        elif a and millrace_internal(root, a.group(1)):
+            print(f"{rel}:{n}: includes <{a.group(1)}>: a millrace-internal header; an "
+                  f"application is written on <millrace.h> alone")
+            bad += 1
+    return bad
 
 
 def folder_of(path):
@@ -58,6 +87,10 @@ def main():
                     print(f"{rel}:{n}: includes {m.group(1)} ({target}, floor "
                           f"{FLOORS[target]}) from floor {FLOORS[folder]}: includes point down")
                     bad += 1
+    for top in PUBLIC_ONLY:
+        for app in sorted(p for p in (root / top).iterdir() if p.is_dir()):
+            for src in sorted(app.rglob("*.[ch]")):
+                bad += check_app(root, src, app)
     if bad:
         print(f"check-includes: {bad} include(s) point up or sideways", file=sys.stderr)
         return 1

@@ -58,3 +58,21 @@ mr_input_bool(const struct mr_ctx *ctx, const char *name)
     int i = row(ctx, name, MR_V_BOOL);
     return i >= 0 && mr_values_bool(&ctx->inputs, i);
 }
+
+const char *
+mr_input_error(const struct mr_ctx *ctx, const char *name)
+{
+    if (ctx->inputs.v == NULL)
+        return NULL;
+    int i = mr_values_find(&ctx->inputs, name);
+    return i >= 0 ? mr_values_reason(&ctx->inputs, i) : NULL;
+}
+
+int
+mr_input_errors(const struct mr_ctx *ctx)
+{
+    int n = 0;
+    for (int i = 0; ctx->inputs.v != NULL && i < ctx->inputs.n; i++)
+        n += mr_values_reason(&ctx->inputs, i) != NULL;
+    return n;
+}

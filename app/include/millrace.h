@@ -53,10 +53,13 @@ struct mr_ctx;
 typedef int (*mr_handler_fn)(struct mr_ctx *ctx);
 
 enum mr_route_flags {
-    MR_ROUTE_NEVER_SHED = 1 << 0, /* answered even when the server sheds load (health checks) */
-    MR_ROUTE_HTML = 1 << 1,       /* error pages of this route are HTML, not JSON */
-    MR_ROUTE_CSRF = 1 << 2,       /* POST, PUT, PATCH, DELETE need the session's CSRF token
-                                     (Sessions, below), else 403 before the handler runs */
+    MR_ROUTE_NEVER_SHED = 1 << 0,   /* answered even when the server sheds load (health checks) */
+    MR_ROUTE_HTML = 1 << 1,         /* error pages of this route are HTML, not JSON */
+    MR_ROUTE_CSRF = 1 << 2,         /* POST, PUT, PATCH, DELETE need the session's CSRF token
+                                       (Sessions, below), else 403 before the handler runs */
+    MR_ROUTE_INPUT_ERRORS = 1 << 3, /* invalid inputs do not answer 400: the handler runs, the
+                                       bad fields read as absent and mr_input_error tells why
+                                       (a form shown again with its errors, a 422 of its own) */
 };
 
 /* ---- Route inputs: validated before the handler runs --------------------------------- */
@@ -274,6 +277,13 @@ MR_API const char *mr_input_str(const struct mr_ctx *ctx, const char *name, size
 /* MR_V_ENUM: the index of the value in choices, or -1. */
 MR_API int mr_input_enum(const struct mr_ctx *ctx, const char *name);
 MR_API bool mr_input_bool(const struct mr_ctx *ctx, const char *name);
+/* On a MR_ROUTE_INPUT_ERRORS route: why the field's value is invalid (the reason the 400 would
+ * have given, e.g. "must be at most 200 characters"; it lives as long as the module), or NULL when
+ * it is valid, absent and optional, or not declared. mr_input_errors counts the invalid fields (0:
+ * the handler may trust every mr_input_*). The raw text stays readable with mr_field,
+ * mr_json_get_str or mr_query, to show it again. Elsewhere both read as valid. */
+MR_API const char *mr_input_error(const struct mr_ctx *ctx, const char *name);
+MR_API int mr_input_errors(const struct mr_ctx *ctx);
 
 /* ---- The response --------------------------------------------------------------------- */
 

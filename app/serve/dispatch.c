@@ -160,6 +160,11 @@ check_inputs(struct mr_ctx *ctx, const struct mr_valid *v)
     int rc = mr_valid_run(v, mr_body_input, ctx, ctx->arena, &ctx->inputs, errors);
     if (rc == 0)
         return true;
+    if (rc == 400 && (ctx->route->flags & MR_ROUTE_INPUT_ERRORS) != 0) {
+        /* The handler shows the errors itself (mr_input_error), beside the fields. */
+        errors->len = 0;
+        return true;
+    }
     if (rc == 400) {
         mr_resp_status(&ctx->resp, 400);
         mr_resp_type(&ctx->resp, "application/json");

@@ -20,7 +20,8 @@ struct mr_value {
     long long i; /* MR_V_INT's value, MR_V_ENUM's index, MR_V_BOOL's 0/1 */
     const char *s;
     size_t len;
-    bool present; /* given, or its default */
+    bool present;       /* given and valid, or its default */
+    const char *reason; /* why the given value is invalid; NULL when it is valid */
 };
 
 struct field {
@@ -538,8 +539,11 @@ mr_valid_run(const struct mr_valid *v, mr_valid_get_fn get, void *get_arg, struc
             }
             reason = check(f, s, len, val);
         }
-        if (reason != NULL)
+        if (reason != NULL) {
+            /* A bad value reads as absent; a MR_ROUTE_INPUT_ERRORS handler asks why. */
+            *val = (struct mr_value){.i = f->in->type == MR_V_ENUM ? -1 : 0, .reason = reason};
             report(&j, errors_json, &opened, f, reason);
+        }
     }
     if (!opened)
         return 0;
@@ -593,6 +597,13 @@ bool
 mr_values_bool(const struct mr_values *vals, int index)
 {
     return value_of(vals, index, MR_V_BOOL, MR_V_BOOL)->i != 0;
+}
+
+const char *
+mr_values_reason(const struct mr_values *vals, int index)
+{
+    assert(index >= 0 && index < vals->n);
+    return vals->vals[index].reason;
 }
 
 int

@@ -78,6 +78,10 @@ const char *mr_values_str(const struct mr_values *vals, int index, size_t *len);
 /* MR_V_ENUM: the index in choices. */
 int mr_values_enum(const struct mr_values *vals, int index);
 bool mr_values_bool(const struct mr_values *vals, int index);
+/* Why row index's given value is invalid (the text of the 400's "reason"), or NULL when it is
+ * valid or absent. After a 400 from mr_valid_run the values are still filled: each invalid
+ * row reads as absent and keeps its reason (for MR_ROUTE_INPUT_ERRORS routes). */
+const char *mr_values_reason(const struct mr_values *vals, int index);
 /* Row index of name (any source), or -1: a linear scan of the rows, cheap for a handful. */
 int mr_values_find(const struct mr_values *vals, const char *name);
 

@@ -116,6 +116,36 @@ refusal(const struct mr_input *inputs)
         ck_assert_msg(strstr(msg_, (want)) != NULL, "got \"%s\", want \"%s\"", msg_, (want));      \
     } while (0)
 
+/* After a 400 the values stay filled (for MR_ROUTE_INPUT_ERRORS): each bad field reads as
+ * absent with the reason the 400 named; good and absent fields have none. */
+START_TEST(test_validate_reasons_kept_after_a_400)
+{
+    static const struct mr_input in[] = {
+        MR_IN_STR("title", MR_FROM_FORM, 1, 5, NULL, MR_REQUIRED),
+        MR_IN_INT("n", MR_FROM_FORM, 1, 9, MR_REQUIRED),
+        MR_IN_STR("note", MR_FROM_FORM, 0, 0, NULL, MR_OPTIONAL),
+        MR_IN_STR("ok", MR_FROM_FORM, 0, 0, NULL, MR_REQUIRED),
+        MR_IN_END,
+    };
+    struct fixture f;
+    setup(&f, in);
+    const struct given g[] = {
+        {MR_FROM_FORM, "title", "too long", 0},
+        {MR_FROM_FORM, "ok", "fine", 0},
+    };
+    ck_assert_int_eq(run(&f, g, 2), 400);
+    ck_assert_str_eq(mr_values_reason(&f.vals, 0), "must be at most 5 characters");
+    ck_assert(!mr_values_has(&f.vals, 0));
+    ck_assert_ptr_null(mr_values_str(&f.vals, 0, NULL));
+    ck_assert_str_eq(mr_values_reason(&f.vals, 1), "required");
+    ck_assert_ptr_null(mr_values_reason(&f.vals, 2));
+    ck_assert_ptr_null(mr_values_reason(&f.vals, 3));
+    ck_assert_str_eq(mr_values_str(&f.vals, 3, NULL), "fine");
+    ck_assert_ptr_nonnull(strstr(mr_buf_cstr(&f.errors), "must be at most 5 characters"));
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(test_validate_int_syntax_and_range)
 {
     static const struct mr_input in[] = {
@@ -799,6 +829,7 @@ validate_suite(void)
     tcase_add_test(tc, test_validate_empty_table_accepts_anything);
     tcase_add_test(tc, test_validate_arena_ceiling_is_enomem);
     tcase_add_test(tc, test_validate_compile_refusals);
+    tcase_add_test(tc, test_validate_reasons_kept_after_a_400);
     tcase_add_test(tc, test_validate_parens_in_brackets_and_escaped_are_literal);
     tcase_add_test(tc, test_validate_escaped_backslash_is_not_a_backreference);
     suite_add_tcase(s, tc);
