@@ -101,6 +101,11 @@ notes_signin(struct mr_ctx *ctx)
     int rc = mr_sql_read(ctx, ST_USER_BY_NAME, params, 1, &r);
     if (rc != 0)
         return rc;
+    struct mr_rows *on_primary;
+    /* A replica may not have replayed a sign-up of a moment ago (made in another browser,
+     * without its token): a name it does not know is asked of the primary, when it answers. */
+    if (mr_rows_count(r) != 1 && mr_sql_write(ctx, ST_USER_BY_NAME, params, 1, &on_primary) == 0)
+        r = on_primary;
     if (mr_rows_count(r) != 1) {
         /* Costs what a check costs, so that the time does not tell which names exist. */
         char hash[crypto_pwhash_STRBYTES];

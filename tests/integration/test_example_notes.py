@@ -429,6 +429,19 @@ class ReadYourWrites(NotesCase):
         be.wait_replica_caught_up()
         self.assertEqual(Browser().get("/items/%d" % i).status, 200)
 
+    def test_a_new_account_signs_in_from_another_browser_with_replay_paused(self):
+        # The other browser has no token: the replica, which has not replayed the sign-up,
+        # does not know the name, and the primary is asked before the sign-in is refused.
+        be.wait_replica_caught_up()
+        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
+        self.paused = True
+        _, name = self.user("fresh")
+        other = Browser()
+        r = other.signin(name)
+        self.assertEqual(r.status, 303, r)
+        self.assertIn(("signed in as <b>%s</b>" % name).encode(), other.get("/").body)
+        self.assertEqual(other.signin(name, "wrong password").status, 422)
+
 
 class Api(NotesCase):
     def test_json_api(self):
