@@ -106,7 +106,7 @@ status:
 run: millrace
 	@scripts/stack.py run
 
-bench: millrace
+bench: deps millrace
 	@scripts/bench.sh
 
 # Fortunes rendered directly and through app/lib/template (ns per page, malloc, calloc and
