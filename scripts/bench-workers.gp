@@ -19,13 +19,14 @@ set xtics (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
 set xlabel "millrace workers (pm static)"
 set grid
 set arrow 1 from today, graph 0 to today, graph 1 nohead dashtype 2 lc rgb "#666666"
-set label 1 "2 x cores + 1" at today, graph 0.03 offset 0.5,0 left tc rgb "#666666"
+set label 1 "2 x cores + 1" at today, graph 0.97 offset 0.5,0 left tc rgb "#666666"
 set key bottom right
 set ylabel "requests per second"
 set yrange [0:*]
 plot for [i=0:nblocks-1] datafile index i using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.8 \
      title word(names, i+1)
 set key top left
+set label 1 at today, graph 0.03
 set ylabel "PSS of all workers (MiB)"
 set y2label "PSS per worker (MiB)"
 set y2range [0:*]

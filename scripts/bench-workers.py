@@ -272,7 +272,8 @@ def main():
     os.makedirs(results, exist_ok=True)
     before = running_services()
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    load = open("/proc/loadavg").read().split()[:3]
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
     try:
         res, mem = measure(s)
     finally:
@@ -286,8 +287,9 @@ def main():
             stack(["stop"] + stop, env=env, check=False)
     commit, _ = git("rev-parse", "--short", "HEAD")
     _, dirty = git("diff", "--quiet", "HEAD")
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), "?")
+    with open("/proc/cpuinfo") as f:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                   "?")
     meta = {
         "command": "BENCH_WORKERS=\"%s\" BENCH_NGINX_WORKERS=\"%s\" BENCH_DURATION=%d "
                    "BENCH_REPEATS=%d make bench-workers" % (

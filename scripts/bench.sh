@@ -37,8 +37,9 @@ CEILING=${BENCH_CEILING:-1}
 for v in ROUNDS DUR CONNS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_${v/DUR/DURATION}=${!v}: want a positive integer"
 done
-[ "$ROUNDS" -le 50 ] && [ "$DUR" -le 120 ] && [ "$CONNS" -le 4096 ] ||
+if [ "$ROUNDS" -gt 50 ] || [ "$DUR" -gt 120 ] || [ "$CONNS" -gt 4096 ]; then
     die "at most 50 rounds of 120 s with 4096 connections"
+fi
 [[ $OUT =~ ^[A-Za-z0-9._-]+$ ]] || die "BENCH_OUT=$OUT: letters, digits, . _ - only"
 for e in $ENDPOINTS; do [[ $e == /* ]] || die "endpoint $e: want a path starting with /"; done
 for p in $PEER_NAMES; do
@@ -66,7 +67,7 @@ cleanup() {
     local rc=$? n
     if [ -n "$PEER_NAMES" ]; then
         for n in $PEER_NAMES nginx redis pg-replica pg-primary; do
-            grep -q "^$n running" <<<"$PEERS_BEFORE" || "$PEERS/peer.sh" stop "$n" >/dev/null 2>&1 || true
+            grep -q "^$n  *running" <<<"$PEERS_BEFORE" || "$PEERS/peer.sh" stop "$n" >/dev/null 2>&1 || true
         done
     fi
     for n in millrace nginx redis replica pg; do
@@ -134,6 +135,7 @@ fi
 # nginx, which each of their figures includes).
 : >"$TMP/pss"
 mr_pids="$(cat "$ROOT/var/millrace.pid") $(cat "$ROOT/var/nginx.pid")"
+# shellcheck disable=SC2086
 echo "millrace $("$ROOT/scripts/pss.sh" -t $mr_pids)" >>"$TMP/pss"
 for p in $PEER_NAMES; do
     # shellcheck disable=SC2046
