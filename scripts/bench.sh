@@ -85,7 +85,8 @@ TARGETS=("millrace=$URL")
 if [ -n "$PEER_NAMES" ]; then
     PEERS_BEFORE=$("$PEERS/peer.sh" status 2>&1 || true)
     for p in $PEER_NAMES; do
-        "$PEERS/peer.sh" start "$p" >/dev/null
+        "$PEERS/peer.sh" start "$p" >/dev/null ||
+            die "peer $p did not start (its logs: ${PEERS_VAR:-/tmp/peers-var}/log)"
         TARGETS+=("$p=$("$PEERS/peer.sh" url "$p")")
     done
 fi
