@@ -148,7 +148,7 @@ for t in "${TARGETS[@]}"; do targs+=(--target "$t"); done
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 python3 "$ROOT/scripts/bench-report.py" --runs "$TMP/runs.log" --ab "$TMP/ab.out" \
     --pss "$TMP/pss" --out "$RESULTS/$OUT" --endpoints "$ENDPOINTS" "${targs[@]}" "${CEIL_TARGET[@]}" \
-    --command "BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_CONNECTIONS=$CONNS BENCH_PEERS=\"$PEER_NAMES\" make bench" \
+    --command "BENCH_ROUNDS=$ROUNDS BENCH_DURATION=$DUR BENCH_CONNECTIONS=$CONNS BENCH_PEERS=\"$PEER_NAMES\"${BENCH_ENDPOINTS:+ BENCH_ENDPOINTS=\"$ENDPOINTS\"} make bench" \
     --date "$START to $(date -u +%FT%TZ)" \
     --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')" \
     --machine "$(uname -sr), $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), load average at start $LOAD; $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
