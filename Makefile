@@ -45,7 +45,7 @@ DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
         install uninstall clean fuzz chaos soak include-check guide-check bench-template bench-router \
-        notes run-notes
+        notes run-notes bench-workers
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -135,8 +135,12 @@ status:
 run: millrace
 	@scripts/stack.py run
 
-bench: millrace
+bench: deps millrace
 	@scripts/bench.sh
+
+# Throughput and workers' PSS against the pool size (and nginx worker_processes).
+bench-workers: deps millrace
+	@scripts/bench-workers.py
 
 # Fortunes rendered directly and through app/lib/template (ns per page, malloc, calloc and
 # realloc calls counted through --wrap); release flags, not part of make test.

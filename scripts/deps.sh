@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libhiredis-dev libconfig-dev libjansson-dev
 libsodium-dev check libsubunit-dev postgresql postgresql-client redis-server nginx-light wrk spawn-fcgi
-python3 curl procps iproute2 systemd prometheus clang libclang-rt-14-dev valgrind clang-format"
+python3 curl procps gnuplot-nox iproute2 systemd prometheus clang libclang-rt-14-dev valgrind clang-format"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

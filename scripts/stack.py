@@ -21,6 +21,7 @@ Environment (defaults avoid the system services' ports):
   MR_HTTP_PORT=8080  MR_PG_PORT=15432  MR_PG_REPLICA_PORT=15433  MR_REDIS_PORT=16379
   MILLRACE_BIN=./millrace (relative paths are relative to the repo root)
   MR_CONF_EXTRA      raw libconfig text appended to var/millrace.conf (tests tune it)
+  MR_NGINX_WORKERS   nginx's worker_processes: auto (default, one per core) or 1..64
   MR_WAIT_S=30       how long each part may take to answer
 
 Layout: var/pg/{primary,replica} data dirs, var/run sockets (var/run/millrace.sock,
@@ -161,7 +162,7 @@ def render_nginx_conf():
     else:
         user_line = "# user: not started as root, so the workers run as %s" % S.me
     for key, value in (("@VAR@", S.var), ("@HTTP_PORT@", str(S.http_port)),
-                       ("@USER@", user_line)):
+                       ("@USER@", user_line), ("@NGINX_WORKERS@", S.nginx_workers)):
         tpl = tpl.replace(key, value)
     return tpl.rstrip("\n") + "\n"
 
@@ -175,7 +176,8 @@ def up_nginx():
         say("nginx: running (pid %d)" % pid)
         return
     if pid:
-        say("nginx: etc/nginx-local.conf.in or MR_HTTP_PORT changed: restarting")
+        say("nginx: etc/nginx-local.conf.in, MR_HTTP_PORT or MR_NGINX_WORKERS changed: "
+            "restarting")
         stop_pidfile("nginx", S.path("nginx.pid"), "nginx")
     port_free("nginx", S.http_port, log)
     if changed:

@@ -31,6 +31,11 @@ class Settings:
         self.redis_port = port(environ, "MR_REDIS_PORT", 16379)
         self.wait_s = number(environ, "MR_WAIT_S", 30)
         self.conf_extra = environ.get("MR_CONF_EXTRA", "")
+        # nginx's worker_processes: "auto" (one per core), or a count (the worker sweep).
+        self.nginx_workers = environ.get("MR_NGINX_WORKERS", "") or "auto"
+        if self.nginx_workers != "auto" and not 1 <= number(environ, "MR_NGINX_WORKERS",
+                                                             0) <= 64:
+            raise Fail(None, "MR_NGINX_WORKERS=%r: want auto or 1..64" % self.nginx_workers)
         binary = environ.get("MILLRACE_BIN") or "./millrace"
         self.millrace_bin = (binary if os.path.isabs(binary)
                              else os.path.normpath(os.path.join(self.root, binary)))
