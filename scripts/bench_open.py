@@ -6,15 +6,15 @@ the day mix (bench/mix-day.txt), BENCH_OPEN_SECONDS (10) of open-loop load from
 build/rel/loadgen against millrace (through its nginx) and php-fpm (behind the peers' nginx),
 in the same run and interleaved: each (rate, endpoint) runs both stacks back to back,
 millrace first on even steps and php-fpm first on odd ones, so slow drift on a shared
-machine falls on both alike.
+machine falls on both alike. Before each run the stacks' process trees must be idle (under
+0.1 core, at most 30 s), so that an overloaded run's backlog does not land in the next.
 
 Open loop: request i is sent at start + i / rate whether or not earlier answers are in, and
 its latency runs from that due time, so queueing in the server shows as latency (wrk's
 closed loop hides it: coordinated omission). Up to BENCH_OPEN_MAX_CONNS (1024) connections
 are opened as needed; a request that finds none free is sent late and counted. A rate the
 stack cannot sustain shows as late sends, timeouts and a P99 in seconds: reported, not an
-error. Each run is bounded (-T), and BENCH_OPEN_PAUSE (2) seconds separate runs so one's
-backlog does not land in the next.
+error. Each run is bounded (-T); BENCH_OPEN_PAUSE (2) seconds separate runs.
 
 BENCH_OPEN_ENDPOINTS (a space-separated list; "mix" is the day mix) narrows the endpoints,
 BENCH_OPEN_PHP=0 measures millrace alone. The markdown result goes to
@@ -58,8 +58,10 @@ def cell(row, rate, seconds):
     text = "%.2f / %.2f / %.2f" % (lb.ms(row, "p50_us"), lb.ms(row, "p99_us"),
                                    lb.ms(row, "p999_us"))
     notes = []
-    if lb.problems(row):
-        notes.append("%d errors" % lb.problems(row))
+    if int(row["non2xx"]):
+        notes.append("%s non-2xx" % row["non2xx"])
+    if int(row["errors"]) + int(row.get("unfinished", 0)):
+        notes.append("%d errors" % (int(row["errors"]) + int(row.get("unfinished", 0))))
     late = int(row.get("late_sends", 0))
     if late > rate * seconds / 100:
         notes.append("%d late" % late)
@@ -71,8 +73,10 @@ def report(grid, rates, endpoints, labels, seconds, started_at, machine, raw):
            "%s; %s. Open loop (build/rel/loadgen -R RATE -d %d): latency from each request's "
            "due time, so queueing counts. Each cell: P50 / P99 / P99.9 in ms; \"late\": sends "
            "more than 1 ms behind schedule (no free connection under the bound, or the "
-           "generator itself behind), shown when over 1%% of the requests. The stacks ran "
-           "interleaved, endpoint by endpoint, alternating which went first. The mix is "
+           "generator itself behind), shown when over 1%% of the requests; non-2xx answers and "
+           "socket errors when there are any. The stacks ran interleaved, endpoint by "
+           "endpoint, alternating which went first, each run starting once both stacks were "
+           "idle. The mix is "
            "`bench/mix-day.txt`." % (started_at, machine, seconds), ""]
     for rate in rates:
         out += ["## %d requests/s" % rate, "",
@@ -118,6 +122,7 @@ def main():
             lb.say("%s: starting" % s.label)
             s.up()
         lb.wait_quiet()
+        roots = [p for s in stacks for pids in s.parts().values() for p in pids]
         warm(stacks, max_conns, timeout_ms)
         for rate in rates:
             for e in endpoints:
@@ -125,6 +130,9 @@ def main():
                 step += 1
                 for s in order:
                     time.sleep(pause)
+                    waited = lb.wait_idle(roots)
+                    if waited >= 30:
+                        lb.say("the stacks were still busy after 30 s; running anyway")
                     row, lines = one_run(s, e, rate, seconds, max_conns, timeout_ms)
                     grid[(rate, e, s.label)] = row
                     raw += lines

@@ -303,6 +303,19 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def wait_idle(roots, max_s=30, cores=0.1):
+    """Waits (at most max_s) until the process trees under roots use less than `cores` of a
+    core over half a second: the backlog of an overloaded run (requests queued in nginx, the
+    server, PostgreSQL) drains before the next run starts. Returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < max_s:
+        a = tree_ticks(roots)
+        time.sleep(0.5)
+        if (tree_ticks(roots) - a) / CLK_TCK / 0.5 < cores:
+            break
+    return time.monotonic() - t0
+
+
 def wait_quiet(busy_limit=0.15):
     """Waits (at most BENCH_QUIET_S, default 30) until the machine's CPU use over one second
     is under busy_limit of all cores, so that a run does not start in another's tail.
