@@ -16,7 +16,8 @@ should stay small: it is noise from outside the run).
 
 Each stack gets BENCH_DAY_WARMUP (20,000) requests first, not measured (Redis filled,
 connections and prepared statements made). BENCH_DAY_PHP=0 measures millrace alone.
-PEERS_REDIS_PORT moves the peers' Redis when MR_REDIS_PORT takes its port.
+PEERS_REDIS_PORT moves the peers' Redis when MR_REDIS_PORT takes its port;
+BENCH_LOADGEN_RT=1 runs the generator under `chrt -f 1`.
 The markdown result goes to bench/results/day-<UTC time>.md (BENCH_RESULTS_DIR to change).
 """
 import os
@@ -127,7 +128,7 @@ def main():
     path = lb.write_result("day", report(results, requests, conns, warmup, started_at,
                                          machine))
     print(open(path).read())
-    lb.say("result: %s" % os.path.relpath(path, lb.ROOT))
+    lb.say("result: %s" % lb.shown(path))
     bad = [label for label, r in results if lb.problems(r["rows"]["*"]) != 0]
     if bad:
         lb.say("FAILED: errors from %s (must be 0)" % ", ".join(bad))

@@ -17,8 +17,9 @@ stack cannot sustain shows as late sends, timeouts and a P99 in seconds: reporte
 error. Each run is bounded (-T); BENCH_OPEN_PAUSE (2) seconds separate runs.
 
 BENCH_OPEN_ENDPOINTS (a space-separated list; "mix" is the day mix) narrows the endpoints,
-BENCH_OPEN_PHP=0 measures millrace alone. The markdown result goes to
-bench/results/open-<UTC time>.md (BENCH_RESULTS_DIR to change).
+BENCH_OPEN_PHP=0 measures millrace alone, and BENCH_LOADGEN_RT=1 runs the generator under
+`chrt -f 1`, so that on a busy machine its own wake-ups are not what the percentiles show.
+The markdown result goes to bench/results/open-<UTC time>.md (BENCH_RESULTS_DIR to change).
 """
 import os
 import sys
@@ -64,7 +65,7 @@ def cell(row, rate, seconds):
         notes.append("%d errors" % (int(row["errors"]) + int(row.get("unfinished", 0))))
     late = int(row.get("late_sends", 0))
     if late > rate * seconds / 100:
-        notes.append("%d late" % late)
+        notes.append("%d late, send lag P99 %.1f ms" % (late, lb.ms(row, "lag_p99_us")))
     return text + (" (%s)" % ", ".join(notes) if notes else "")
 
 
@@ -73,7 +74,8 @@ def report(grid, rates, endpoints, labels, seconds, started_at, machine, raw):
            "%s; %s. Open loop (build/rel/loadgen -R RATE -d %d): latency from each request's "
            "due time, so queueing counts. Each cell: P50 / P99 / P99.9 in ms; \"late\": sends "
            "more than 1 ms behind schedule (no free connection under the bound, or the "
-           "generator itself behind), shown when over 1%% of the requests; non-2xx answers and "
+           "generator itself behind), shown with the P99 of every send's lag when over 1%% of "
+           "the requests; non-2xx answers and "
            "socket errors when there are any. The stacks ran interleaved, endpoint by "
            "endpoint, alternating which went first, each run starting once both stacks were "
            "idle. The mix is "
@@ -146,7 +148,7 @@ def main():
     path = lb.write_result("open", report(grid, rates, endpoints, labels, seconds, started_at,
                                           machine, raw))
     print(open(path).read())
-    lb.say("result: %s" % os.path.relpath(path, lb.ROOT))
+    lb.say("result: %s" % lb.shown(path))
     return 0
 
 

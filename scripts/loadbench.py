@@ -120,6 +120,10 @@ def run_loadgen(args, base_url, label, timeout_s):
     """Runs loadgen; returns (exit code, {path: {key: value}}, raw lines). The '*' entry is
     the total. The run has loadgen's own -T bound and, around it, timeout_s."""
     cmd = [LOADGEN, "-L", label] + args + [base_url]
+    if os.environ.get("BENCH_LOADGEN_RT") == "1":
+        # SCHED_FIFO for the generator only: on a busy machine its wake-ups then come on
+        # time, so an open loop's sends do too. Bounded like every run (-T, timeout_s).
+        cmd = ["chrt", "-f", "1"] + cmd
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -297,6 +301,12 @@ def write_result(kind, text):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def shown(path):
+    """path relative to the repo when it is inside it, else as it is."""
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith("..") else rel
 
 
 def utc_now():
