@@ -115,6 +115,8 @@ def main():
         for s in stacks:
             lb.say("%s: starting" % s.label)
             s.up()
+            if isinstance(s, lb.Millrace):
+                machine += ", millrace binary %s" % s.binary()
             lb.say("%s: waiting for a quiet machine (BENCH_QUIET_S)" % s.label)
             lb.wait_quiet()
             lb.say("%s: %d requests over %d connections" % (s.label, requests, conns))

@@ -123,6 +123,7 @@ def main():
         for s in stacks:
             lb.say("%s: starting" % s.label)
             s.up()
+        machine += ", millrace binary %s" % stacks[0].binary()
         lb.wait_quiet()
         roots = [p for s in stacks for pids in s.parts().values() for p in pids]
         warm(stacks, max_conns, timeout_ms)

@@ -206,6 +206,15 @@ class Millrace:
         for s in reversed(self.started):
             subprocess.run([sys.executable, STACK, "stop", s], capture_output=True, timeout=120)
 
+    def binary(self):
+        """The program the running manager was started from (the stack may run another
+        build than ./millrace: MILLRACE_BIN)."""
+        try:
+            return os.readlink("/proc/%d/exe" % _pidfile(os.path.join(ROOT, "var",
+                                                                     "millrace.pid")))
+        except (OSError, TypeError):
+            return "unknown"
+
     def parts(self):
         var = os.path.join(ROOT, "var")
         pg = [_pidfile(os.path.join(var, "pg", d, "postmaster.pid")) for d in

@@ -505,6 +505,10 @@ setup(struct run *r)
         lg_hist_init(&r->st.path[i].hist);
     r->rng = r->o.seed;
     r->planned = r->o.is_open ? (uint64_t)(r->o.rate * (double)r->o.seconds) : r->o.count;
+    if (r->planned == 0) {
+        fprintf(stderr, "loadgen: -R %g for -d %u s makes no request\n", r->o.rate, r->o.seconds);
+        return -1;
+    }
     r->interval_ns = r->o.is_open ? (uint64_t)((double)NS_PER_S / r->o.rate) : 0;
     if (r->interval_ns == 0)
         r->interval_ns = 1;
