@@ -2,7 +2,9 @@
 # that drive it, included by the Makefile.
 #
 #   make build/rel/loadgen   release build (no library dependencies)
-#   make loadgen-test        `loadgen --self-test` under ASan/UBSan (part of `make test`)
+#   make loadgen-test        `loadgen --self-test` under ASan/UBSan, then
+#                            tests/bench/loadgen_check.py: loadgen against small misbehaving
+#                            servers on ephemeral loopback ports (part of `make test`)
 #   make bench-day           BENCH_DAY_REQUESTS (1,000,000) requests of bench/mix-day.txt
 #                            through millrace's nginx, then php-fpm's (closed loop), with the
 #                            CPU seconds of each part; markdown in bench/results/
@@ -23,6 +25,7 @@ build/asan/loadgen: $(LOADGEN_SRC:%.c=build/asan/%.o)
 .PHONY: loadgen-test bench-day bench-open
 loadgen-test: build/asan/loadgen
 	@build/asan/loadgen --self-test
+	@python3 tests/bench/loadgen_check.py build/asan/loadgen
 
 bench-day: millrace build/rel/loadgen
 	@python3 scripts/bench_day.py
