@@ -95,6 +95,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory loadgen-test
 	@$(MAKE) --no-print-directory guide-check
 	@$(MAKE) --no-print-directory integration
 
@@ -176,7 +177,8 @@ lint: deps
 	  $(filter-out $(GEN_SRC),$(SRC)) -- -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
 
 format:
-	clang-format -i $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC) $(NOTES_SRC) handlers/notes/notes.h
+	clang-format -i $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC) $(NOTES_SRC) handlers/notes/notes.h \
+	  $(LOADGEN_SRC) $(LOADGEN_HDR)
 # Every C example of docs/guide.md builds as a module and millrace -t accepts it.
 guide-check: millrace
 	@python3 scripts/check-guide.py ./millrace
@@ -187,7 +189,7 @@ include-check:
 
 format-check:
 	clang-format --dry-run -Werror $(filter-out $(GEN_SRC),$(SRC)) $(HDR) $(UNIT_SRC) $(NOTES_SRC) \
-	  handlers/notes/notes.h
+	  handlers/notes/notes.h $(LOADGEN_SRC) $(LOADGEN_HDR)
 
 install: millrace
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -210,7 +212,9 @@ uninstall:
 clean:
 	rm -rf build/rel build/asan build/bench millrace
 
--include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(wildcard build/bench/*.d)
+-include $(REL_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(wildcard build/bench/*.d) \
+  $(wildcard build/rel/tests/bench/*.d build/asan/tests/bench/*.d)
 
 include mk/fuzz.mk
 include mk/valgrind.mk
+include mk/loadgen.mk

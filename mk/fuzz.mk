@@ -14,7 +14,7 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody \
-                lsn session fcgi_guard notes_page
+                lsn session fcgi_guard notes_page loadgen_http loadgen_mix
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -38,6 +38,8 @@ FUZZ_SRC_lsn     := db/lsn.c
 FUZZ_SRC_session := app/serve/sessdata.c app/serve/sesstoken.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_fcgi_guard := app/serve/fcgi_guard.c
 FUZZ_SRC_notes_page := handlers/notes/codec.c
+FUZZ_SRC_loadgen_http := tests/bench/lg_http.c
+FUZZ_SRC_loadgen_mix := tests/bench/lg_mix.c
 FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/lib/arena.c \
                     app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
