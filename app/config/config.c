@@ -74,7 +74,9 @@ static const struct spec specs[] = {
            "TCP listeners: the addresses or CIDR ranges (IPv4, IPv6) that may connect, or "
            "[\"any\"]; others are closed at accept. Empty: loopback only on a loopback listener; "
            "a listener on any other address refuses to start without a list."),
-    INT("listen_backlog", listen_backlog, 511, 1, 65535, "listen(2) backlog."),
+    INT("listen_backlog", listen_backlog, 4096, 1, 65535,
+        "listen(2) backlog (the kernel caps it at net.core.somaxconn): a burst waits here "
+        "instead of nginx answering 502 at once."),
     STR("listen_owner", listen_owner, "", "Owner of a unix socket (user name); \"\" = unchanged."),
     STR("listen_group", listen_group, "", "Group of a unix socket; \"\" = unchanged."),
     STR("listen_mode", listen_mode_str, "0660", "Mode of a unix socket, octal."),

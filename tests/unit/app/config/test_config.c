@@ -91,7 +91,7 @@ START_TEST(test_config_empty_file_applies_every_default)
     struct mr_cfg cfg;
     load_ok(&cfg, "# nothing but a comment\n");
     ck_assert_str_eq(cfg.listen, "unix:/run/millrace/millrace.sock");
-    ck_assert_int_eq(cfg.listen_backlog, 511);
+    ck_assert_int_eq(cfg.listen_backlog, 4096);
     ck_assert_str_eq(cfg.listen_owner, "");
     ck_assert_str_eq(cfg.listen_group, "");
     ck_assert_str_eq(cfg.listen_mode_str, "0660");
@@ -481,7 +481,7 @@ START_TEST(test_config_sample_loads)
     struct mr_err err;
     int rc = mr_cfg_load(&cfg, SAMPLE, &err);
     ck_assert_msg(rc == 0, "%s: %s", SAMPLE, err.msg);
-    ck_assert_int_eq(cfg.listen_backlog, 511);
+    ck_assert_int_eq(cfg.listen_backlog, 4096);
     mr_cfg_fini(&cfg);
 }
 END_TEST
