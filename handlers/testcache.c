@@ -5,6 +5,8 @@
  *       mr_cache_fetch of the keys; the loader gives "loaded:K", leaves `absent` keys absent,
  *       or fails with status S. Answers what happened: the loader's calls and misses, and per
  *       key whether it was a hit and its value.
+ *  GET  /test/cache/fetch-l1?...  the same, on a route flagged MR_ROUTE_CACHE_L1 (the worker's
+ *       L1 first); answers the worker's pid too, so a test can tell the workers apart.
  *  POST /test/cache/write?id=N&value=V&mode=stale|replace[&bad=1][&fail_after=1]
  *       World row N set to V on the primary (bad=1 sends a parameter the server refuses, a
  *       write that fails); once committed, key w:N is queued stale or replaced with "V", as
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <millrace.h>
 
@@ -72,6 +75,8 @@ h_test_cache_fetch(struct mr_ctx *ctx)
         return rc;
     struct mr_jw *j = mr_json_begin(ctx);
     mr_jw_object(j);
+    mr_jw_key(j, "pid");
+    mr_jw_int(j, (long long)getpid());
     mr_jw_key(j, "loader_calls");
     mr_jw_int(j, log.calls);
     mr_jw_key(j, "missed");

@@ -57,6 +57,8 @@ enum mr_route_flags {
     MR_ROUTE_HTML = 1 << 1,       /* error pages of this route are HTML, not JSON */
     MR_ROUTE_CSRF = 1 << 2,       /* POST, PUT, PATCH, DELETE need the session's CSRF token
                                      (Sessions, below), else 403 before the handler runs */
+    MR_ROUTE_CACHE_L1 = 1 << 3,   /* mr_cache_fetch and mr_cache_read in this route also use
+                                     the worker's in-process cache, L1 (Cache, below) */
 };
 
 /* ---- Route inputs: validated before the handler runs --------------------------------- */
