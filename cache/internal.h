@@ -2,7 +2,9 @@
 /* cache/internal.h: what the files of cache/ share, and nothing outside cache/ may use.
  * cache.c owns the handle, conn.c the connection and its failure policy, commands.c the
  * commands, queue.c a request's deferred writes, xfetch.c the value envelope and the expiry
- * decisions; the randomness is app/lib/rand's, one state per handle.
+ * decisions, l1.c the store of the worker's in-process cache (its own header, cache/l1.h),
+ * track.c its coherence (the invalidation connection and CLIENT TRACKING), inval.c what one
+ * invalidation message means; the randomness is app/lib/rand's, one state per handle.
  *
  * The pure functions at the end (envelope, XFetch decision, TTL jitter) are declared here,
  * not static, so that tests/unit/cache/test_cache.c can check them without a Redis; they
@@ -21,6 +23,7 @@
 #include "cache/l1.h"
 
 struct redisContext;
+struct redisReply;
 
 #define MR_CACHE__REASON_LEN 200
 
@@ -115,6 +118,13 @@ MR_MUST_CHECK int mr_cache__track_on(struct mr_cache *c, struct mr_err *err);
 void mr_cache__track_drain(struct mr_cache *c);
 bool mr_cache__track_ready(const struct mr_cache *c);
 void mr_cache__track_close(struct mr_cache *c);
+
+/* inval.c: one reply read on the invalidation connection, applied to l1 (keys carry the
+ * configured prefix, which is stripped). Returns 0 (applied, or not an invalidation), or 1:
+ * flush all of L1 (nil payload, or a message we cannot read). */
+#define MR_CACHE__INVAL_CHANNEL "__redis__:invalidate"
+int mr_cache__inval_apply(struct mr_cache_l1 *l1, const char *prefix, size_t prefix_len,
+                          const struct redisReply *r);
 
 /* commands.c */
 void mr_cache__scratch_fini(struct mr_cache__scratch *s);

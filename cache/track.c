@@ -33,7 +33,6 @@
 #include "app/lib/log.h"
 #include "cache/internal.h"
 
-#define CHANNEL "__redis__:invalidate"
 /* A drain that read this much flushes L1: Redis writes to a subscriber as much as its socket
  * takes, so a backlog this large means the socket was full and more may wait in Redis's
  * output buffer, unread, past the keys we saw. Loopback's default receive buffer is 128 KiB. */
@@ -124,7 +123,7 @@ open_inval(struct mr_cache *c, char *why, size_t why_len)
     }
     c->track.id = r->integer;
     freeReplyObject(r);
-    r = inval_command(c, "SUBSCRIBE " CHANNEL);
+    r = inval_command(c, "SUBSCRIBE " MR_CACHE__INVAL_CHANNEL);
     /* ["subscribe", channel, 1]: from now on only pubsub messages come on this connection. */
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         (void)snprintf(why, why_len, "SUBSCRIBE: %s",
@@ -188,31 +187,6 @@ mr_cache__track_on(struct mr_cache *c, struct mr_err *err)
     return redirect(c, err);
 }
 
-/* Applies one reply read on the invalidation connection. */
-static void
-apply_message(struct mr_cache *c, const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0)
-        return; /* a subscribe confirmation, or nothing we asked for */
-    const redisReply *keys = r->element[2];
-    if (keys->type != REDIS_REPLY_ARRAY) {
-        flush_l1(c); /* nil: FLUSHDB/FLUSHALL; anything else: we cannot tell what changed */
-        return;
-    }
-    size_t plen = c->prefix_len;
-    for (size_t i = 0; i < keys->elements; i++) {
-        const redisReply *k = keys->element[i];
-        if (k->type != REDIS_REPLY_STRING) {
-            flush_l1(c);
-            return;
-        }
-        if ((size_t)k->len < plen || (plen > 0 && memcmp(k->str, c->cfg->key_prefix, plen) != 0))
-            continue; /* not one of ours: never in L1 */
-        (void)mr_cache_l1_del(c->l1, k->str + plen, (size_t)k->len - plen, true);
-    }
-}
-
 /* Parses and applies every complete reply hiredis holds. Returns 0, or -1 on a protocol
  * error (the connection is then out of step). */
 static int
@@ -224,7 +198,8 @@ apply_buffered(struct mr_cache *c)
             return -1;
         if (r == NULL)
             return 0;
-        apply_message(c, r);
+        if (mr_cache__inval_apply(c->l1, c->cfg->key_prefix, c->prefix_len, r) == 1)
+            flush_l1(c);
         freeReplyObject(r);
     }
 }

@@ -14,7 +14,7 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody \
-                lsn session fcgi_guard
+                lsn session fcgi_guard inval
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -37,6 +37,7 @@ FUZZ_SRC_jsonbody := app/serve/jsonbody.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_lsn     := db/lsn.c
 FUZZ_SRC_session := app/serve/sessdata.c app/serve/sesstoken.c app/lib/arena.c app/lib/err.c
 FUZZ_SRC_fcgi_guard := app/serve/fcgi_guard.c
+FUZZ_SRC_inval   := cache/inval.c cache/l1.c app/lib/arena.c app/lib/err.c app/lib/log.c
 FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/lib/arena.c \
                     app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
@@ -53,7 +54,8 @@ FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
 FUZZ_LIBS_jsonbody = $(shell pkg-config --libs jansson)
 FUZZ_LIBS_session = $(shell pkg-config --libs libsodium)
-FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig jansson)
+FUZZ_LIBS_inval   = $(shell pkg-config --libs hiredis)
+FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig jansson hiredis)
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # Prints the part of a failing run's log that says what and where: the input, the error and

@@ -183,7 +183,7 @@ static const struct spec specs[] = {
         "Consecutive failures that open Redis's circuit breaker."),
     INT("cache.breaker_cooldown_ms", cache.breaker.cooldown_ms, 1000, 10, 600000,
         "How long an open breaker skips Redis before one request probes it."),
-    INT("cache.l1_bytes", cache.l1_bytes, 1048576, 0, 1073741824,
+    INT("cache.l1_bytes", cache.l1_bytes, 2097152, 0, 1073741824,
         "Each worker's in-process cache (L1) in front of Redis, for routes flagged "
         "MR_ROUTE_CACHE_L1: one block of this many bytes, kept coherent by Redis's "
         "invalidations (CLIENT TRACKING); 0 = off, else at least 65536."),

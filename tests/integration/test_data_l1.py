@@ -111,7 +111,8 @@ class L1Coherence(FailoverCase):
                 stale.append("read at +%.3fs on pid %s saw %s, %s answered %.3fs before"
                              % (start - self.answered[0][0], pid, value, due[-1],
                                 start - [t for t, v in self.answered if v == due[-1]][0]))
-        self.assertEqual(stale, [], "stale reads past the bound")
+        self.assertEqual(len(stale), 0, "%d stale reads past the bound of %d, the first: %s"
+                         % (len(stale), len(reads), stale[:5]))
 
     def assert_every_worker_read(self, reads):
         pids = {r[4] for r in reads if r[4] is not None}
