@@ -40,7 +40,8 @@ mr_cache__inval_apply(struct mr_cache_l1 *l1, const char *prefix, size_t prefix_
             return 1;
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
-        if ((size_t)k->len < prefix_len || (prefix_len > 0 && memcmp(k->str, prefix, prefix_len)))
+        if ((size_t)k->len < prefix_len ||
+            (prefix_len > 0 && memcmp(k->str, prefix, prefix_len) != 0))
             continue; /* not one of ours: never in L1 */
         (void)mr_cache_l1_del(l1, k->str + prefix_len, (size_t)k->len - prefix_len, true);
     }

@@ -88,7 +88,7 @@ mr_cache_l1_new(size_t bytes, size_t slot_bytes, struct mr_cache_l1 **out, struc
 {
     *out = NULL;
     slot_bytes = (slot_bytes + 7u) & ~(size_t)7u;
-    if (slot_bytes < MR_CACHE_L1_MIN_SLOT || slot_bytes > 1024u * 1024u)
+    if (slot_bytes < MR_CACHE_L1_MIN_SLOT || slot_bytes > (size_t)1024 * 1024)
         return mr_err_set(err, -EINVAL, "cache: l1 slot of %zu bytes out of range", slot_bytes);
     size_t head = (sizeof(struct mr_cache_l1) + 63u) & ~(size_t)63u;
     if (bytes < head + MIN_SLOTS * (slot_bytes + sizeof(uint32_t)))
