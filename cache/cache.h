@@ -36,7 +36,7 @@ struct mr_cache_cfg {
     int reconnect_backoff_max_ms;
     struct mr_breaker_cfg breaker;
     int l1_bytes;      /* each worker's L1 (cache/l1.h); 0: off */
-    int l1_slot_bytes; /* an L1 entry's room: key, value and 40 bytes of header */
+    int l1_slot_bytes; /* an L1 entry's room: key, value and 48 bytes of header */
 };
 
 struct mr_cache_item {

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "hiredis.h"
 
@@ -84,7 +85,7 @@ mr_cache__track_reset(struct mr_cache *c, const char *why)
     close_inval(c);
     c->track.retry_ms = mr_clock_ms() + c->cfg->reconnect_backoff_ms;
     if (!c->track.is_down_logged)
-        mr_log(MR_LOG_WARNING, "l1_tracking_lost", "err=\"%s\"", why);
+        mr_log(MR_LOG_WARNING, "l1_tracking_lost", "pid=%d err=\"%s\"", (int)getpid(), why);
     c->track.is_down_logged = true;
 }
 
@@ -162,7 +163,8 @@ redirect(struct mr_cache *c, struct mr_err *err)
     freeReplyObject(r);
     c->track.redirect_id = c->track.id;
     if (c->track.is_down_logged)
-        mr_log(MR_LOG_INFO, "l1_tracking_restored", "client_id=%lld", c->track.id);
+        mr_log(MR_LOG_INFO, "l1_tracking_restored", "pid=%d client_id=%lld", (int)getpid(),
+               c->track.id);
     c->track.is_down_logged = false;
     return 0;
 }
@@ -172,6 +174,13 @@ mr_cache__track_on(struct mr_cache *c, struct mr_err *err)
 {
     if (c->l1 == NULL || mr_cache__track_ready(c) || c->ctx == NULL)
         return 0;
+    /* The invalidation connection may have died unnoticed (no L1 lookup read it since): a
+     * Redis restart. Find out before redirecting to it; and when the cache connection has
+     * just been opened, Redis is up, so open the new one now rather than after the backoff. */
+    bool had_inval = c->track.ctx != NULL;
+    mr_cache__track_drain(c);
+    if (had_inval && c->track.ctx == NULL && !c->is_reused)
+        c->track.retry_ms = 0;
     int64_t now_ms = mr_clock_ms();
     if (now_ms < c->track.retry_ms)
         return 0;

@@ -188,7 +188,7 @@ static const struct spec specs[] = {
         "MR_ROUTE_CACHE_L1: one block of this many bytes, kept coherent by Redis's "
         "invalidations (CLIENT TRACKING); 0 = off, else at least 65536."),
     INT("cache.l1_slot_bytes", cache.l1_slot_bytes, 128, 64, 65536,
-        "Room of one L1 entry: key, value and a 40-byte header; larger entries stay in Redis "
+        "Room of one L1 entry: key, value and a 48-byte header; larger entries stay in Redis "
         "only."),
     STRS_N("sessions.keys", sessions.keys, MR_SESSION_MAX_KEYS,
            "Server-side sessions are on when this group is present, and then need at least one "
