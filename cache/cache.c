@@ -55,6 +55,8 @@ mr_cache_close(struct mr_cache **cp)
     if (c == NULL)
         return;
     mr_cache__conn_drop(c);
+    mr_cache__track_close(c);
+    mr_cache_l1_free(&c->l1);
     mr_cache__scratch_fini(&c->scratch);
     free(c);
     *cp = NULL;
@@ -64,6 +66,35 @@ void
 mr_cache_deadline(struct mr_cache *c, int64_t deadline_ms)
 {
     c->deadline_ms = deadline_ms;
+}
+
+int
+mr_cache_local_open(struct mr_cache *c, struct mr_err *err)
+{
+    if (c->l1 != NULL || c->cfg->l1_bytes <= 0)
+        return 0;
+    return mr_cache_l1_new((size_t)c->cfg->l1_bytes, (size_t)c->cfg->l1_slot_bytes, &c->l1, err);
+}
+
+void
+mr_cache_local_drop(struct mr_cache *c, const char *key, size_t key_len)
+{
+    if (c->l1 != NULL)
+        (void)mr_cache_l1_del(c->l1, key, key_len, false);
+}
+
+void
+mr_cache_local_take(struct mr_cache *c, struct mr_cache_l1_stats *d)
+{
+    *d = (struct mr_cache_l1_stats){0};
+    if (c->l1 == NULL)
+        return;
+    const struct mr_cache_l1_stats *s = mr_cache_l1_stats(c->l1);
+    struct mr_cache_l1_stats *t = &c->l1_taken;
+    *d = (struct mr_cache_l1_stats){s->hits - t->hits, s->misses - t->misses,
+                                    s->evictions - t->evictions,
+                                    s->invalidations - t->invalidations, s->flushes - t->flushes};
+    *t = *s;
 }
 
 const struct mr_cache_stats *

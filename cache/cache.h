@@ -19,6 +19,7 @@
 #include "app/lib/arena.h"
 #include "app/lib/err.h"
 #include "app/lib/breaker.h"
+#include "cache/l1.h"
 
 struct mr_cache;
 
@@ -34,6 +35,8 @@ struct mr_cache_cfg {
     int reconnect_backoff_ms;
     int reconnect_backoff_max_ms;
     struct mr_breaker_cfg breaker;
+    int l1_bytes;      /* each worker's L1 (cache/l1.h); 0: off */
+    int l1_slot_bytes; /* an L1 entry's room: key, value and 48 bytes of header */
 };
 
 struct mr_cache_item {
@@ -46,7 +49,9 @@ struct mr_cache_item {
     /* get: an early item's envelope header as read, in the arena; set: an early item is
      * stored only while the key still holds that header (NULL: while it holds no mask). */
     const char *seen;
-    int ttl_ms; /* set: this item's time to live before jitter; 0 is the configured ttl_ms */
+    int ttl_ms;    /* set: this item's time to live before jitter; 0 is the configured ttl_ms */
+    bool use_l1;   /* get: may be served from, and fill, the worker's L1 */
+    bool is_local; /* get: a hit served from L1, without asking Redis */
 };
 
 struct mr_cache_stats {
@@ -63,7 +68,9 @@ void mr_cache_deadline(struct mr_cache *c, int64_t deadline_ms);
 
 /* One MGET for all n items. Sets hit/val/val_len per item (values in arena). Returns 0, or
  * -ECONNREFUSED (breaker open or in backoff: nothing was sent), -ETIMEDOUT, -EIO; on error
- * every item is a miss. */
+ * every item is a miss. Items marked use_l1 are first looked up in L1, after every
+ * invalidation received so far is applied, and only the rest are asked of Redis (none at all
+ * when L1 has them all); their Redis hits fill L1, until the value's Redis expiry. */
 MR_MUST_CHECK int mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n,
                                 struct mr_arena *arena, struct mr_err *err);
 /* SET key val PX ttl±jitter (each item's ttl_ms, or the configured one) for all n items in
@@ -128,6 +135,15 @@ MR_MUST_CHECK int mr_cache_session_load(struct mr_cache *c, const char *id, int 
 MR_MUST_CHECK int mr_cache_session_save(struct mr_cache *c, const char *old_id, const char *id,
                                         const struct mr_cache_value *data, int ttl_s,
                                         struct mr_err *err);
+/* L1, the worker's in-process cache in front of Redis (cache/l1.c, kept coherent by
+ * cache/track.c): one block of cfg->l1_bytes, made here, after fork, once; nothing when
+ * l1_bytes is 0. Returns 0 or -EINVAL (sizes out of range). */
+MR_MUST_CHECK int mr_cache_local_open(struct mr_cache *c, struct mr_err *err);
+/* This worker is about to write key (a queued invalidation, a fill): its L1 copy goes now. */
+void mr_cache_local_drop(struct mr_cache *c, const char *key, size_t key_len);
+/* The counters' growth since the last call (all zero with L1 off). */
+void mr_cache_local_take(struct mr_cache *c, struct mr_cache_l1_stats *delta);
+
 /* PING with the connect/command timeouts, for the prober. */
 MR_MUST_CHECK int mr_cache_ping(struct mr_cache *c, struct mr_err *err);
 

@@ -16,6 +16,7 @@
 
 #include "hiredis.h"
 
+#include "app/lib/clock.h"
 #include "cache/internal.h"
 
 /* A call larger than this frees its scratch afterwards, so one huge mset does not pin
@@ -89,7 +90,8 @@ put_key(const struct mr_cache *c, char *p, const char *key, size_t key_len)
     return c->prefix_len + key_len;
 }
 
-/* argv = cmd, then the n prefixed keys. Returns argc, or -EINVAL when it cannot be sent. */
+/* argv = cmd, then the prefixed keys of the n items not yet a hit (L1 served the others).
+ * Returns argc, or -EINVAL when it cannot be sent. */
 static int
 build_keys(struct mr_cache *c, const char *cmd, const struct mr_cache_item *items, size_t n,
            struct mr_err *err)
@@ -107,12 +109,15 @@ build_keys(struct mr_cache *c, const char *cmd, const struct mr_cache_item *item
     scratch_args(&c->scratch, n + 1);
     c->scratch.argv[0] = cmd;
     c->scratch.argvlen[0] = strlen(cmd);
+    size_t argc = 1;
     for (size_t i = 0; i < n; i++) {
-        c->scratch.argv[i + 1] = p;
-        c->scratch.argvlen[i + 1] = put_key(c, p, items[i].key, items[i].key_len);
-        p += c->scratch.argvlen[i + 1];
+        if (items[i].hit)
+            continue;
+        c->scratch.argv[argc] = p;
+        c->scratch.argvlen[argc] = put_key(c, p, items[i].key, items[i].key_len);
+        p += c->scratch.argvlen[argc++];
     }
-    return (int)(n + 1);
+    return (int)argc;
 }
 
 /* One command, one reply. Returns 0 with *out to be freed by the caller, or the failure. */
@@ -123,6 +128,10 @@ roundtrip(struct mr_cache *c, int argc, bool is_probe, redisReply **out, struct 
     int rc = mr_cache__call_begin(c, is_probe, err);
     if (rc < 0)
         return rc;
+    /* Decided now, after call_begin has (re)connected and tracking is on or not: a read sent
+     * while tracked is watched by Redis from the moment it executes. */
+    c->is_fill_ok = mr_cache__track_ready(c);
+    c->fill_epoch = c->track.epoch;
     void *r = NULL;
     if (redisAppendCommandArgv(c->ctx, argc, c->scratch.argv, c->scratch.argvlen) != REDIS_OK ||
         redisGetReply(c->ctx, &r) != REDIS_OK) {
@@ -151,15 +160,45 @@ bad_reply(struct mr_cache *c, bool is_probe, const char *cmd, redisReply *r, str
     return rc;
 }
 
-/* Unwraps each value, decides XFetch, copies hits into the arena. */
+/* Monotonic time at which a value whose envelope says wall_expiry_ms expires. */
+static int64_t
+mono_expiry(int64_t now_mono_ms, int64_t now_wall_ms, int64_t wall_expiry_ms)
+{
+    return now_mono_ms + (wall_expiry_ms - now_wall_ms);
+}
+
+/* A Redis hit of a use_l1 item goes into L1, if the read was tracked and nothing was lost
+ * since it was sent. The envelope's expiry is the one Redis was given (PX), so the copy
+ * never outlives the Redis value by more than the two clocks' drift over the call. An
+ * invalidation that Redis sent for this key after the MGET ran has not been read yet (only a
+ * drain reads them, and none runs between the send and here), so it drops this copy at the
+ * next lookup: the copy cannot outlive a later write. */
+static void
+fill_l1(struct mr_cache *c, const struct mr_cache_item *it, const struct mr_cache__env *env,
+        int64_t now_wall_ms)
+{
+    if (!it->use_l1 || c->l1 == NULL || !c->is_fill_ok || !mr_cache__track_ready(c) ||
+        c->fill_epoch != c->track.epoch)
+        return;
+    int64_t now_ms = mr_clock_ms();
+    struct mr_cache_l1_meta meta = {env->expiry_ms, env->delta_us};
+    (void)mr_cache_l1_put(c->l1, it->key, it->key_len, env->payload, env->payload_len, now_ms,
+                          mono_expiry(now_ms, now_wall_ms, env->expiry_ms), &meta);
+}
+
+/* Unwraps each value, decides XFetch, copies hits into the arena, fills L1. Reply element j
+ * belongs to the j-th item that was not already a hit. */
 static int
 take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items, size_t n,
             struct mr_arena *arena, struct mr_err *err)
 {
     int64_t now_ms = wall_ms();
-    uint64_t hits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = r->element[i];
+    uint64_t hits = 0, asked = 0;
+    for (size_t i = 0, j = 0; i < n; i++) {
+        if (items[i].hit)
+            continue;
+        asked++;
+        const redisReply *e = r->element[j++];
         struct mr_cache__env env;
         /* nil, a foreign value or a corrupt one: all misses, never errors. */
         if (e->type != REDIS_REPLY_STRING || mr_cache__env_parse(e->str, e->len, &env) < 0)
@@ -180,10 +219,20 @@ take_values(struct mr_cache *c, const redisReply *r, struct mr_cache_item *items
         items[i].val_len = env.payload_len;
         items[i].hit = true;
         hits++;
+        fill_l1(c, &items[i], &env, now_ms);
     }
     c->stats.hits += hits;
-    c->stats.misses += n - hits;
+    c->stats.misses += asked - hits;
     return 0;
+}
+
+static size_t
+count_asked(const struct mr_cache_item *items, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += !items[i].hit;
+    return m;
 }
 
 static int
@@ -197,12 +246,46 @@ mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct mr_arena 
     int rc = roundtrip(c, argc, false, &r, err);
     if (rc < 0)
         return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != count_asked(items, n))
         return bad_reply(c, false, "MGET", r, err);
     mr_cache__call_ok(c, false);
     rc = take_values(c, r, items, n, arena, err);
     freeReplyObject(r);
     return rc;
+}
+
+/* The use_l1 items L1 holds become hits (is_local), once every invalidation received so far
+ * is applied; none while tracking is not on. A copy near its Redis expiry goes to Redis
+ * instead when XFetch says so, as the Redis copy itself would. Returns how many remain. */
+static size_t
+local_lookup(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct mr_arena *arena)
+{
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = items[i].use_l1;
+    if (!any || c->l1 == NULL)
+        return n;
+    mr_cache__track_drain(c);
+    if (!mr_cache__track_ready(c))
+        return n;
+    int64_t now_ms = mr_clock_ms(), now_wall_ms = wall_ms();
+    size_t left = n;
+    for (size_t i = 0; i < n; i++) {
+        struct mr_cache_l1_meta meta;
+        if (!items[i].use_l1 ||
+            mr_cache_l1_get(c->l1, items[i].key, items[i].key_len, now_ms, arena, &items[i].val,
+                            &items[i].val_len, &meta) != 1)
+            continue;
+        if (mr_cache__xfetch_early(now_wall_ms, meta.delta_us, meta.wall_expiry_ms,
+                                   c->cfg->xfetch_beta, mr_rand_unit(&c->rng))) {
+            items[i].val = NULL;
+            items[i].val_len = 0;
+            continue;
+        }
+        items[i].hit = items[i].is_local = true;
+        left--;
+    }
+    return left;
 }
 
 static void
@@ -214,6 +297,7 @@ clear_items(struct mr_cache_item *items, size_t n)
         items[i].hit = false;
         items[i].early = false;
         items[i].seen = NULL;
+        items[i].is_local = false;
     }
 }
 
@@ -222,7 +306,7 @@ mr_cache_mget(struct mr_cache *c, struct mr_cache_item *items, size_t n, struct 
               struct mr_err *err)
 {
     clear_items(items, n);
-    if (n == 0)
+    if (n == 0 || local_lookup(c, items, n, arena) == 0)
         return 0;
     int rc = mget(c, items, n, arena, err);
     if (rc == -EAGAIN) /* the connection was closed while idle: once more, on a new one */
@@ -384,6 +468,7 @@ mset(struct mr_cache *c, const struct mr_cache_item *items, size_t n, int64_t co
         int rc = size_check(c, i, items[i].key_len, items[i].val_len, &need, err);
         if (rc < 0)
             return rc;
+        mr_cache_local_drop(c, items[i].key, items[i].key_len); /* our own write: at once */
     }
     (void)scratch_bytes(&c->scratch, need);
     int rc = mr_cache__call_begin(c, false, err);
@@ -422,6 +507,7 @@ apply(struct mr_cache *c, const struct mr_cache_op *ops, size_t n, struct mr_err
         int rc = size_check(c, i, ops[i].key_len, ops[i].val_len, &need, err);
         if (rc < 0)
             return rc;
+        mr_cache_local_drop(c, ops[i].key, ops[i].key_len); /* our own write: at once */
     }
     (void)scratch_bytes(&c->scratch, need);
     int rc = mr_cache__call_begin(c, false, err);

@@ -44,6 +44,8 @@ mr_cache__conn_drop(struct mr_cache *c)
         redisFree(c->ctx);
     c->ctx = NULL;
     c->timeout_set_ms = 0;
+    /* Tracking belongs to the connection: what it read is no longer watched. */
+    mr_cache__track_reset(c, NULL);
 }
 
 /* The connection is gone: free it, push the next connect back, count the failure. The
@@ -61,13 +63,16 @@ conn_failed(struct mr_cache *c, bool is_probe, int code, const char *reason, str
     return mr_err_set(err, code, "redis: %s", reason);
 }
 
-static int
-conn_open(struct mr_cache *c, bool is_probe, struct mr_err *err)
+redisContext *
+mr_cache__dial(const struct mr_cache *c, int *code, char *reason, size_t reason_len)
 {
     const struct mr_cache_cfg *cfg = c->cfg;
     int ms = mr_clock_left_ms(c->deadline_ms, cfg->connect_timeout_ms);
-    if (ms == 0)
-        return mr_err_set(err, -ETIMEDOUT, "redis: request deadline passed before connecting");
+    if (ms == 0) {
+        *code = -ETIMEDOUT;
+        (void)snprintf(reason, reason_len, "request deadline passed before connecting");
+        return NULL;
+    }
     bool is_unix = cfg->host[0] == '/';
     errno = 0;
     redisContext *ctx = is_unix ? redisConnectUnixWithTimeout(cfg->host, ms_tv(ms))
@@ -77,19 +82,31 @@ conn_open(struct mr_cache *c, bool is_probe, struct mr_err *err)
      * command at once with a reset, instead of after a full command timeout. */
     if (ctx != NULL && ctx->err == 0 && !is_unix && redisEnableKeepAlive(ctx) != REDIS_OK)
         saved_errno = errno;
+    if (ctx != NULL && ctx->err == 0)
+        return ctx;
+    char port[16] = "";
+    if (!is_unix)
+        (void)snprintf(port, sizeof(port), ":%d", cfg->port);
+    (void)snprintf(reason, reason_len, "connect to %s%s failed: %s", cfg->host, port,
+                   ctx != NULL ? ctx->errstr : "out of memory");
+    /* hiredis reports a connect timeout as errno ETIMEDOUT from its poll. */
+    *code = saved_errno == ETIMEDOUT || saved_errno == EAGAIN ? -ETIMEDOUT : -ECONNREFUSED;
+    if (ctx != NULL)
+        redisFree(ctx);
+    return NULL;
+}
+
+static int
+conn_open(struct mr_cache *c, bool is_probe, struct mr_err *err)
+{
+    /* The request's fault, not Redis's: no backoff, no breaker. */
+    if (mr_clock_left_ms(c->deadline_ms, c->cfg->connect_timeout_ms) == 0)
+        return mr_err_set(err, -ETIMEDOUT, "redis: request deadline passed before connecting");
     char reason[MR_CACHE__REASON_LEN];
-    if (ctx == NULL || ctx->err != 0) {
-        char port[16] = "";
-        if (!is_unix)
-            (void)snprintf(port, sizeof(port), ":%d", cfg->port);
-        (void)snprintf(reason, sizeof(reason), "connect to %s%s failed: %s", cfg->host, port,
-                       ctx != NULL ? ctx->errstr : "out of memory");
-        /* hiredis reports a connect timeout as errno ETIMEDOUT from its poll. */
-        int code = saved_errno == ETIMEDOUT || saved_errno == EAGAIN ? -ETIMEDOUT : -ECONNREFUSED;
-        if (ctx != NULL)
-            redisFree(ctx);
+    int code = 0;
+    redisContext *ctx = mr_cache__dial(c, &code, reason, sizeof(reason));
+    if (ctx == NULL)
         return conn_failed(c, is_probe, code, reason, err);
-    }
     c->ctx = ctx;
     /* Unknown: whatever hiredis left on the socket is replaced before the first command. */
     c->timeout_set_ms = 0;
@@ -112,6 +129,22 @@ set_timeout(struct mr_cache *c, bool is_probe, struct mr_err *err)
     return 0;
 }
 
+/* Connects when needed, sets the socket timeout, and (L1 on, not a probe) has the connection
+ * tracked before its first read. -EAGAIN: as mr_cache__call_io_failed. */
+static int
+open_and_track(struct mr_cache *c, bool is_probe, struct mr_err *err)
+{
+    if (c->ctx == NULL) {
+        int rc = conn_open(c, is_probe, err);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = set_timeout(c, is_probe, err);
+    if (rc < 0 || is_probe)
+        return rc;
+    return mr_cache__track_on(c, err);
+}
+
 int
 mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
 {
@@ -124,12 +157,13 @@ mr_cache__call_begin(struct mr_cache *c, bool is_probe, struct mr_err *err)
     if (!is_probe && !mr_breaker_allow(c->health, &c->cfg->breaker, now_ms))
         return mr_err_set(err, -ECONNREFUSED, "redis: circuit breaker open");
     c->is_reused = c->ctx != NULL;
-    if (c->ctx == NULL) {
-        int rc = conn_open(c, is_probe, err);
-        if (rc < 0)
-            return rc;
+    int rc = open_and_track(c, is_probe, err);
+    if (rc == -EAGAIN) { /* tracking found the idle connection closed: once more, afresh */
+        c->is_reused = false;
+        rc = open_and_track(c, is_probe, err);
     }
-    return set_timeout(c, is_probe, err);
+    assert(rc != -EAGAIN);
+    return rc;
 }
 
 void

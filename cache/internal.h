@@ -2,7 +2,9 @@
 /* cache/internal.h: what the files of cache/ share, and nothing outside cache/ may use.
  * cache.c owns the handle, conn.c the connection and its failure policy, commands.c the
  * commands, queue.c a request's deferred writes, xfetch.c the value envelope and the expiry
- * decisions; the randomness is app/lib/rand's, one state per handle.
+ * decisions, l1.c the store of the worker's in-process cache (its own header, cache/l1.h),
+ * track.c its coherence (the invalidation connection and CLIENT TRACKING), inval.c what one
+ * invalidation message means; the randomness is app/lib/rand's, one state per handle.
  *
  * The pure functions at the end (envelope, XFetch decision, TTL jitter) are declared here,
  * not static, so that tests/unit/cache/test_cache.c can check them without a Redis; they
@@ -18,8 +20,10 @@
 #include "app/lib/backend.h"
 #include "app/lib/rand.h"
 #include "cache/cache.h"
+#include "cache/l1.h"
 
 struct redisContext;
+struct redisReply;
 
 #define MR_CACHE__REASON_LEN 200
 
@@ -32,6 +36,19 @@ struct mr_cache__scratch {
     const char **argv;
     size_t *argvlen;
     size_t argv_cap;
+};
+
+/* The invalidation connection of L1 (track.c): subscribed to __redis__:invalidate, the target
+ * of the cache connection's CLIENT TRACKING ... REDIRECT. L1 serves and fills only while
+ * mr_cache__track_ready: both connections up and the current cache connection redirecting to
+ * the current invalidation connection. */
+struct mr_cache__track {
+    struct redisContext *ctx; /* NULL while down */
+    long long id;             /* its CLIENT ID */
+    long long redirect_id;    /* where the cache connection's tracking points; 0: not tracked */
+    int64_t retry_ms;         /* monotonic: no new attempt before (after a failure) */
+    uint64_t epoch;           /* bumped by every flush of L1 */
+    bool is_down_logged;      /* l1_tracking_lost was logged; l1_tracking_restored is due */
 };
 
 struct mr_cache {
@@ -47,6 +64,13 @@ struct mr_cache {
     struct mr_rand rng; /* TTL jitter and XFetch draws; seeded when the handle opens */
     struct mr_cache__scratch scratch;
     struct mr_cache_stats stats;
+    struct mr_cache_l1 *l1; /* NULL: L1 off (mr_cache_local_open not called, or l1_bytes 0) */
+    struct mr_cache__track track;
+    struct mr_cache_l1_stats l1_taken; /* what mr_cache_local_take has handed out so far */
+    /* Whether the MGET in flight may fill L1: tracking was on when it was sent, and stays so
+     * (the same epoch) when its reply is read. */
+    bool is_fill_ok;
+    uint64_t fill_epoch;
 };
 
 /* conn.c: every command goes begin -> (send, read) -> ok | io_failed | reply_failed.
@@ -73,8 +97,34 @@ MR_MUST_CHECK int mr_cache__call_reply_failed(struct mr_cache *c, bool is_probe,
 /* Like call_io_failed for a reply that leaves the stream out of step (wrong type or count). */
 MR_MUST_CHECK int mr_cache__call_desync(struct mr_cache *c, bool is_probe, const char *what,
                                         struct mr_err *err);
-/* Frees the connection, if any. */
+/* Frees the connection, if any (and flushes L1: its tracking went with it). */
 void mr_cache__conn_drop(struct mr_cache *c);
+/* A new connection with the connect timeout (bounded by the deadline), keepalive on; NULL
+ * with *code (-ETIMEDOUT, -ECONNREFUSED) and the reason written. Reports nothing. */
+struct redisContext *mr_cache__dial(const struct mr_cache *c, int *code, char *reason,
+                                    size_t reason_len);
+
+/* track.c: L1's coherence. */
+/* Flushes L1 and marks the cache connection untracked; why != NULL: the invalidation
+ * connection failed too, so it is closed (and the loss logged once). No-op with L1 off. */
+void mr_cache__track_reset(struct mr_cache *c, const char *why);
+/* Makes sure the current cache connection is tracked: opens the invalidation connection if
+ * needed, then CLIENT TRACKING on REDIRECT <its id> on c->ctx. Returns 0 also when L1 is off
+ * or tracking cannot be had now (L1 then neither serves nor fills; retried after the
+ * reconnect backoff); -EAGAIN, -ETIMEDOUT or -EIO only when c->ctx itself failed, as
+ * mr_cache__call_io_failed says. Every call bounded by the cache's timeouts. */
+MR_MUST_CHECK int mr_cache__track_on(struct mr_cache *c, struct mr_err *err);
+/* Reads every invalidation already received, without waiting, and applies it to L1. */
+void mr_cache__track_drain(struct mr_cache *c);
+bool mr_cache__track_ready(const struct mr_cache *c);
+void mr_cache__track_close(struct mr_cache *c);
+
+/* inval.c: one reply read on the invalidation connection, applied to l1 (keys carry the
+ * configured prefix, which is stripped). Returns 0 (applied, or not an invalidation), or 1:
+ * flush all of L1 (nil payload, or a message we cannot read). */
+#define MR_CACHE__INVAL_CHANNEL "__redis__:invalidate"
+int mr_cache__inval_apply(struct mr_cache_l1 *l1, const char *prefix, size_t prefix_len,
+                          const struct redisReply *r);
 
 /* commands.c */
 void mr_cache__scratch_fini(struct mr_cache__scratch *s);

@@ -3,12 +3,15 @@
  * keys and failures the integration tests choose (tests/integration/test_data_cache_aside.py).
  *  GET  /test/cache/fetch?key=K...[&ttl_ms=N][&absent=K][&fail=S][&sleep_ms=N]
  *       mr_cache_fetch of the keys; the loader gives "loaded:K", leaves `absent` keys absent,
- *       or fails with status S, after sleeping sleep_ms (at most 2000) if asked. Answers what
- * happened: the loader's calls and misses, and per key whether it was a hit and its value. POST
- * /test/cache/write?id=N&value=V&mode=stale|replace[&bad=1][&fail_after=1] World row N set to V on
- * the primary (bad=1 sends a parameter the server refuses, a write that fails); once committed, key
- * w:N is queued stale or replaced with "V", as /updates does; fail_after=1 then answers 500 (the
- * data changed all the same). */
+ *       or fails with status S, after sleeping sleep_ms (at most 2000) if asked. Answers
+ *       what happened: the loader's calls and misses, and per key whether it was a hit and
+ *       its value.
+ *  GET  /test/cache/fetch-l1?...  the same, on a route flagged MR_ROUTE_CACHE_L1 (the worker's
+ *       L1 first); answers the worker's pid too, so a test can tell the workers apart.
+ *  POST /test/cache/write?id=N&value=V&mode=stale|replace[&bad=1][&fail_after=1]
+ *       World row N set to V on the primary (bad=1 sends a parameter the server refuses, a
+ *       write that fails); once committed, key w:N is queued stale or replaced with "V", as
+ *       /updates does; fail_after=1 then answers 500 (the data changed all the same). */
 #ifdef MR_TEST_BUILD
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +82,8 @@ h_test_cache_fetch(struct mr_ctx *ctx)
         return rc;
     struct mr_jw *j = mr_json_begin(ctx);
     mr_jw_object(j);
+    mr_jw_key(j, "pid");
+    mr_jw_int(j, (long long)getpid());
     mr_jw_key(j, "loader_calls");
     mr_jw_int(j, log.calls);
     mr_jw_key(j, "missed");

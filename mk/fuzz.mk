@@ -14,7 +14,7 @@
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := query pct router json html config request template validate etag form multipart cookie jsonbody \
-                lsn session fcgi_guard notes_page loadgen_http loadgen_mix
+                lsn session fcgi_guard notes_page loadgen_http loadgen_mix inval
 FUZZ_DIR     := build/fuzz
 
 FUZZ_WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
@@ -40,6 +40,7 @@ FUZZ_SRC_fcgi_guard := app/serve/fcgi_guard.c
 FUZZ_SRC_notes_page := handlers/notes/codec.c
 FUZZ_SRC_loadgen_http := tests/bench/lg_http.c
 FUZZ_SRC_loadgen_mix := tests/bench/lg_mix.c
+FUZZ_SRC_inval   := cache/inval.c cache/l1.c app/lib/arena.c app/lib/err.c app/lib/log.c
 FUZZ_SRC_router  := app/serve/router.c app/serve/request.c app/serve/form.c app/lib/arena.c \
                     app/lib/err.c
 FUZZ_SRC_json    := app/lib/json.c app/lib/buf.c app/lib/arena.c
@@ -56,7 +57,8 @@ FUZZ_SRC_etag    := app/api/response.c app/api/request.c app/serve/request.c app
 FUZZ_LIBS_config  = $(shell pkg-config --libs libconfig)
 FUZZ_LIBS_jsonbody = $(shell pkg-config --libs jansson)
 FUZZ_LIBS_session = $(shell pkg-config --libs libsodium)
-FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig jansson)
+FUZZ_LIBS_inval   = $(shell pkg-config --libs hiredis)
+FUZZ_PKG_CFLAGS   = $(shell pkg-config --cflags libconfig jansson hiredis)
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # Prints the part of a failing run's log that says what and where: the input, the error and

@@ -5,7 +5,8 @@
  * pipeline); mr_cache_stale and mr_cache_replace queue work on the request that the request
  * path sends in one pipeline after the handler (app/serve/dispatch.c). A stale key is masked
  * rather than deleted: after a DEL, a reader served by a replica that has not replayed the
- * write would fill the old value back for a whole TTL; a mask makes that fill's SET NX fail. */
+ * write would fill the old value back for a whole TTL; a mask makes that fill's SET NX fail.
+ * A route flagged MR_ROUTE_CACHE_L1 reads through the worker's L1 first (cache/l1.c). */
 #include <errno.h>
 #include <string.h>
 
@@ -14,16 +15,43 @@
 #include "app/serve/ctx.h"
 
 static void
-count(struct mr_ctx *ctx, const struct mr_cache_entry *e, size_t n, bool failed)
+add(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    if (n > 0)
+        atomic_fetch_add_explicit(counter, (uint_fast64_t)n, memory_order_relaxed);
+}
+
+/* Redis's hits and misses are of the keys asked of Redis: an L1 hit is counted as L1's only.
+ * L1's evictions, invalidations and flushes happen inside cache/ and are taken from it. */
+static void
+count(struct mr_ctx *ctx, const struct mr_cache_item *it, size_t n, bool failed)
 {
     struct mr_sb *sb = ctx->sb;
-    size_t hits = 0;
-    for (size_t i = 0; i < n && !failed; i++)
-        hits += e[i].hit;
+    uint64_t hits = 0, local = 0, l1_asked = 0;
+    for (size_t i = 0; i < n; i++) {
+        l1_asked += it[i].use_l1;
+        local += !failed && it[i].is_local;
+        hits += !failed && it[i].hit && !it[i].is_local;
+    }
     if (failed)
-        atomic_fetch_add_explicit(&sb->cache_errors, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sb->cache_hits, (uint_fast64_t)hits, memory_order_relaxed);
-    atomic_fetch_add_explicit(&sb->cache_misses, (uint_fast64_t)(n - hits), memory_order_relaxed);
+        add(&sb->cache_errors, 1);
+    add(&sb->cache_hits, hits);
+    add(&sb->cache_misses, n - local - hits);
+    if (l1_asked == 0)
+        return;
+    struct mr_cache_l1_stats d;
+    mr_cache_local_take(ctx->cache, &d);
+    add(&sb->l1_hits, local);
+    add(&sb->l1_misses, l1_asked - local);
+    add(&sb->l1_evictions, d.evictions);
+    add(&sb->l1_invalidations, d.invalidations);
+    add(&sb->l1_flushes, d.flushes);
+}
+
+static bool
+uses_l1(const struct mr_ctx *ctx)
+{
+    return ctx->route != NULL && (ctx->route->flags & MR_ROUTE_CACHE_L1) != 0;
 }
 
 /* The entries as cache/'s items, in the arena; NULL past its ceiling. */
@@ -31,13 +59,15 @@ static struct mr_cache_item *
 items_of(struct mr_ctx *ctx, const struct mr_cache_entry *e, size_t n)
 {
     struct mr_cache_item *it = mr_arena_calloc(ctx->arena, n > 0 ? n : 1, sizeof(*it));
+    bool use_l1 = uses_l1(ctx);
     for (size_t i = 0; it != NULL && i < n; i++)
         it[i] = (struct mr_cache_item){.key = e[i].key,
                                        .key_len = e[i].key_len,
                                        .val = e[i].value,
                                        .val_len = e[i].value_len,
                                        .hit = e[i].hit,
-                                       .early = e[i].refresh};
+                                       .early = e[i].refresh,
+                                       .use_l1 = use_l1};
     return it;
 }
 
@@ -60,7 +90,7 @@ read_items(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n, struct mr_cac
         e[i].value = e[i].hit ? it[i].val : NULL;
         e[i].value_len = e[i].hit ? it[i].val_len : 0;
     }
-    count(ctx, e, n, rc < 0);
+    count(ctx, it, n, rc < 0);
     if (rc < 0) {
         ctx->err_detail = "cache read failed";
         return 503;
@@ -184,10 +214,14 @@ mr_cache_fetch(struct mr_ctx *ctx, struct mr_cache_entry *e, size_t n, int ttl_m
     return 0;
 }
 
-/* Queues op on the request; the request path sends the queue after the handler. */
+/* Queues op on the request; the request path sends the queue after the handler. This
+ * worker's L1 copy goes at once, so that a read later in the same request, or in the next
+ * one, cannot be served the value the write replaces. */
 static int
 enqueue(struct mr_ctx *ctx, const struct mr_cache_op *op)
 {
+    if (op->key != NULL)
+        mr_cache_local_drop(ctx->cache, op->key, op->key_len);
     int rc = mr_cache_queue_add(&ctx->cache_queue, ctx->arena, op);
     if (rc == 0)
         return 0;

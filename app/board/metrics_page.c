@@ -205,6 +205,16 @@ render_db(const struct mr_sb *sb, struct mr_buf *b)
             MR_SB_LOAD(sb->cache_misses));
     counter(b, "millrace_cache_errors_total", "Redis calls that failed.",
             MR_SB_LOAD(sb->cache_errors));
+    counter(b, "millrace_cache_l1_hits_total", "Keys served from a worker's L1.",
+            MR_SB_LOAD(sb->l1_hits));
+    counter(b, "millrace_cache_l1_misses_total", "L1 lookups that went on to Redis.",
+            MR_SB_LOAD(sb->l1_misses));
+    counter(b, "millrace_cache_l1_evictions_total", "L1 entries evicted to make room.",
+            MR_SB_LOAD(sb->l1_evictions));
+    counter(b, "millrace_cache_l1_invalidations_total", "Keys Redis invalidated in an L1.",
+            MR_SB_LOAD(sb->l1_invalidations));
+    counter(b, "millrace_cache_l1_flushes_total", "Whole L1s dropped (tracking lost).",
+            MR_SB_LOAD(sb->l1_flushes));
 }
 
 static void

@@ -103,6 +103,7 @@ struct mr_sb {
     int n_pg;
     /* Cache counters, summed over workers. */
     atomic_uint_fast64_t cache_hits, cache_misses, cache_errors;
+    atomic_uint_fast64_t l1_hits, l1_misses, l1_evictions, l1_invalidations, l1_flushes;
     atomic_uint_fast64_t db_queries[MR_DB_MAX_REPLICAS + 1];
     atomic_uint_fast64_t db_errors[MR_DB_MAX_REPLICAS + 1];
     /* When a refused client address was last logged, by a hash of it (mr_sb_log_refusal). */

@@ -185,6 +185,13 @@ static const struct spec specs[] = {
         "Consecutive failures that open Redis's circuit breaker."),
     INT("cache.breaker_cooldown_ms", cache.breaker.cooldown_ms, 1000, 10, 600000,
         "How long an open breaker skips Redis before one request probes it."),
+    INT("cache.l1_bytes", cache.l1_bytes, 2097152, 0, 1073741824,
+        "Each worker's in-process cache (L1) in front of Redis, for routes flagged "
+        "MR_ROUTE_CACHE_L1: one block of this many bytes, kept coherent by Redis's "
+        "invalidations (CLIENT TRACKING); 0 = off, else at least 65536."),
+    INT("cache.l1_slot_bytes", cache.l1_slot_bytes, 128, 64, 65536,
+        "Room of one L1 entry: key, value and a 48-byte header; larger entries stay in Redis "
+        "only."),
     STRS_N("sessions.keys", sessions.keys, MR_SESSION_MAX_KEYS,
            "Server-side sessions are on when this group is present, and then need at least one "
            "key: 64 to 128 hex digits (32 to 64 bytes; `openssl rand -hex 32`). The first signs "
@@ -465,6 +472,8 @@ check_values(struct mr_cfg *cfg, const config_t *lc, struct mr_err *err)
         return refuse(err, cfg, lc, "db.reconnect_backoff_ms", "must not exceed the max");
     if (cfg->cache.reconnect_backoff_ms > cfg->cache.reconnect_backoff_max_ms)
         return refuse(err, cfg, lc, "cache.reconnect_backoff_ms", "must not exceed the max");
+    if (cfg->cache.l1_bytes > 0 && cfg->cache.l1_bytes < 65536)
+        return refuse(err, cfg, lc, "cache.l1_bytes", "must be 0 (off) or at least 65536");
     if (*cfg->db.primary == '\0')
         return refuse(err, cfg, lc, "db.primary", "must not be empty");
     if (cfg->arena_max_bytes < cfg->arena_bytes)

@@ -60,6 +60,8 @@ enum mr_route_flags {
     MR_ROUTE_INPUT_ERRORS = 1 << 3, /* invalid inputs do not answer 400: the handler runs, the
                                        bad fields read as absent and mr_input_error tells why
                                        (a form shown again with its errors, a 422 of its own) */
+    MR_ROUTE_CACHE_L1 = 1 << 4,     /* mr_cache_fetch and mr_cache_read in this route also use
+                                       the worker's in-process cache, L1 (Cache, below) */
 };
 
 /* ---- Route inputs: validated before the handler runs --------------------------------- */
@@ -358,7 +360,18 @@ MR_API void mr_jw_null(struct mr_jw *j);
  * carries XFetch's inputs (a value another program wrote under the prefix reads as a miss).
  * Every call is bounded by cache.command_timeout_ms and the request's deadline; a Redis that
  * failed is skipped by its breaker and a reconnect backoff, so an outage costs a request at
- * most one timeout, and the next requests none. */
+ * most one timeout, and the next requests none.
+ *
+ * L1: in a route flagged MR_ROUTE_CACHE_L1, mr_cache_fetch and mr_cache_read first look in
+ * the worker's own in-process cache (cache.l1_bytes per worker; 0: off), and only the keys
+ * it lacks go to Redis; values read from Redis fill it, until their Redis expiry. Redis keeps
+ * it coherent (client-side caching: every key it read is invalidated when anyone changes it),
+ * and every lookup first applies the invalidations received, so once a write's request has
+ * answered, no L1 serves the replaced value later than the invalidation's delivery (well
+ * under a millisecond on loopback; docs/guide.md, "L1", states and tests 50 ms). This
+ * worker's own mr_cache_stale and mr_cache_replace drop its copy at the call. When the
+ * invalidation connection is lost, L1 is flushed and unused until it is back. An L1 hit is
+ * a copy in the arena like a Redis hit (hit is true). */
 
 /* One key of a cache call. */
 struct mr_cache_entry {

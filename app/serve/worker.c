@@ -287,7 +287,8 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     mr_arena_init(&w->arena, (size_t)c->arena_bytes, (size_t)c->arena_max_bytes);
     struct mr_err err;
     struct mr_db_health h = {.slots = a->sb->pg};
-    if (open_db(w, &h, &err) < 0 || mr_cache_open(&c->cache, &a->sb->redis, &w->cache, &err) < 0) {
+    if (open_db(w, &h, &err) < 0 || mr_cache_open(&c->cache, &a->sb->redis, &w->cache, &err) < 0 ||
+        mr_cache_local_open(w->cache, &err) < 0) {
         mr_log(MR_LOG_ERR, "worker_init_failed", "worker=%d pid=%d err=\"%s\"", w->slot, getpid(),
                err.msg);
         return -1;

@@ -38,7 +38,7 @@ DASHBOARD = os.path.join(DOCS, "grafana-dashboard.json")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import env, fcgi  # noqa: E402
 
-METRIC_RE = re.compile(r"\bmillrace_[a-z_]+")
+METRIC_RE = re.compile(r"\bmillrace_[a-z0-9_]+")
 HIST_SUFFIXES = ("_bucket", "_sum", "_count")
 
 

@@ -29,6 +29,7 @@ main(void)
         json_suite,
         jsonbody_suite,
         keepconn_suite,
+        l1_suite,
         log_suite,
         module_suite,
         multipart_suite,

@@ -39,6 +39,7 @@ Suite *sql_suite(void);
 Suite *txn_suite(void);
 Suite *keepconn_suite(void);
 Suite *lsn_suite(void);
+Suite *l1_suite(void);
 Suite *session_suite(void);
 
 /* A loopback port that refuses connections: bound, never listening. The fd (kept open for the

@@ -44,6 +44,15 @@ REPLICA_Q = key("millrace_db_queries_total", "replica1", "replica")
 PRIMARY_Q = key("millrace_db_queries_total", "primary", "primary")
 CACHE_HITS = "millrace_cache_hits_total"
 CACHE_MISSES = "millrace_cache_misses_total"
+# Keys a worker's L1 served without asking Redis (routes flagged MR_ROUTE_CACHE_L1, such as
+# /cached-queries): not in CACHE_HITS, so a route's keys are CACHE_HITS + CACHE_L1_HITS +
+# CACHE_MISSES.
+CACHE_L1_HITS = "millrace_cache_l1_hits_total"
+
+
+def cache_hits(before, after):
+    """Keys served from a cache (Redis or a worker's L1) between two values()."""
+    return sum(after.get(k, 0) - before.get(k, 0) for k in (CACHE_HITS, CACHE_L1_HITS))
 REPLICA_LAG = 'millrace_replica_lag_seconds{backend="replica1"}'
 REDIS_STATE = key("millrace_breaker_state", "redis", "cache")
 REDIS_OPENED = key("millrace_breaker_opened_total", "redis", "cache")

@@ -155,6 +155,8 @@ START_TEST(test_config_empty_file_applies_every_default)
     ck_assert_int_eq(cfg.cache.reconnect_backoff_max_ms, 2000);
     ck_assert_int_eq(cfg.cache.breaker.failures, 3);
     ck_assert_int_eq(cfg.cache.breaker.cooldown_ms, 1000);
+    ck_assert_int_eq(cfg.cache.l1_bytes, 2097152);
+    ck_assert_int_eq(cfg.cache.l1_slot_bytes, 128);
     mr_cfg_fini(&cfg);
 }
 END_TEST
@@ -434,6 +436,23 @@ START_TEST(test_config_refuses_backoff_above_max)
 }
 END_TEST
 
+/* An L1 too small for its minimum of slots would stop every worker at start: refused at load. */
+START_TEST(test_config_refuses_a_tiny_l1)
+{
+    load_refused("cache = {\n  l1_bytes = 1000;\n};\n", 2, "cache.l1_bytes",
+                 "must be 0 (off) or at least 65536");
+}
+END_TEST
+
+START_TEST(test_config_accepts_l1_off)
+{
+    struct mr_cfg cfg;
+    load_ok(&cfg, "cache = {\n  l1_bytes = 0;\n};\n");
+    ck_assert_int_eq(cfg.cache.l1_bytes, 0);
+    mr_cfg_fini(&cfg);
+}
+END_TEST
+
 START_TEST(test_config_log_level_values)
 {
     static const struct {
@@ -549,6 +568,8 @@ config_suite(void)
     tcase_add_test(tc, test_config_refuses_min_spare_above_max_spare);
     tcase_add_test(tc, test_config_dynamic_refuses_max_spare_above_workers);
     tcase_add_test(tc, test_config_refuses_backoff_above_max);
+    tcase_add_test(tc, test_config_refuses_a_tiny_l1);
+    tcase_add_test(tc, test_config_accepts_l1_off);
     tcase_add_test(tc, test_config_log_level_values);
     tcase_add_test(tc, test_config_refuses_empty_required_strings);
     tcase_add_test(tc, test_config_fini_twice_is_harmless);
