@@ -30,9 +30,9 @@ class TestStatementChecks(AppTestCase):
 
     def test_statement_that_does_not_prepare_refuses_the_module_with_its_name(self):
         rc, out = self.check('    {"ok", "SELECT id FROM world WHERE id = $1", false},\n'
-                             '    {"get_user", "SELECT name FROM users WHERE id = $1", false},')
+                             '    {"get_user", "SELECT name FROM no_such_table WHERE id = $1", false},')
         self.assertEqual(rc, 78, out)
-        self.assertIn(self.so + ': statement "get_user": relation "users" does not exist', out)
+        self.assertIn(self.so + ': statement "get_user": relation "no_such_table" does not exist', out)
         self.assertNotIn('"ok"', out)
 
     def test_syntax_error_refuses_the_module(self):
