@@ -54,7 +54,7 @@ def worker_group(dso):
 def perf_shares(stem):
     """Shares of every sample (the whole machine), by group; kernel samples apart."""
     tids = read_tids(stem + ".tids")
-    user, kern, other = defaultdict(float), defaultdict(float), 0.0
+    user, kern, other, idle = defaultdict(float), defaultdict(float), 0.0, 0.0
     rx = re.compile(r"^\s*([0-9.]+)%\s+(\d+):(\S+)\s+(.*?)\s*$")
     with open(stem + ".perf.txt") as f:
         for line in f:
@@ -63,7 +63,9 @@ def perf_shares(stem):
                 continue
             share, tid, dso = float(m.group(1)), m.group(2), m.group(4)
             group = tids.get(tid)
-            if group is None:
+            if tid == "0":  # the idle task (swapper): a core with nothing to run
+                idle += share
+            elif group is None:
                 other += share
             elif dso.startswith("[kernel") or dso == "[vdso]":
                 kern[group] += share
@@ -71,7 +73,7 @@ def perf_shares(stem):
                 user[worker_group(dso)] += share
             else:
                 user[group] += share
-    return user, kern, other
+    return user, kern, other, idle
 
 
 def strace_summary(path):
@@ -158,17 +160,19 @@ def report_perf(paths, out):
     out.append("## Where the CPU goes (perf record -a -g, the whole machine)\n")
     out.append("Shares of all CPU samples on both cores while wrk ran. *kernel* is every "
                "process's kernel time (syscalls, loopback TCP and unix sockets, scheduling); "
-               "*other work* is what else ran on the machine (not this stack).\n")
+               "*other work* is what else ran on the machine (not this stack); *idle* is "
+               "the idle task.\n")
     rows = ["nginx", "millrace: millrace", "millrace: libfcgi", "millrace: libpq",
             "millrace: hiredis", "millrace: libc", "millrace: other libs", "PostgreSQL",
-            "Redis", "wrk", "kernel", "other work"]
+            "Redis", "wrk", "kernel", "other work", "idle"]
     table = {}
     kern_by = {}
     for p, stem in paths:
-        user, kern, other = perf_shares(stem)
+        user, kern, other, idle = perf_shares(stem)
         col = dict(user)
         col["kernel"] = sum(kern.values())
         col["other work"] = other
+        col["idle"] = idle
         table[p] = col
         kern_by[p] = kern
     out.append("| group | " + " | ".join("`%s`" % p for p, _ in paths) + " |")
@@ -184,13 +188,13 @@ def report_perf(paths, out):
         out.append("| %s | " % g + " | ".join("%.1f" % kern_by[p].get(g, 0.0) for p, _ in paths)
                    + " |")
     out.append("")
-    out.append("Within this stack alone (other work left out, rescaled to 100):\n")
+    out.append("Within this stack alone (other work and idle left out, rescaled to 100):\n")
     out.append("| group | " + " | ".join("`%s`" % p for p, _ in paths) + " |")
     out.append("| --- |" + " ---: |" * len(paths))
-    for r in rows[:-1]:
+    for r in rows[:-2]:
         vals = []
         for p, _ in paths:
-            stack = 100.0 - table[p].get("other work", 0.0)
+            stack = 100.0 - table[p].get("other work", 0.0) - table[p].get("idle", 0.0)
             vals.append(pct(table[p].get(r, 0.0), stack))
         out.append("| %s | " % r + " | ".join(vals) + " |")
     out.append("")

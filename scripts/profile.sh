@@ -98,10 +98,12 @@ check_ok() {  # one request answers 200, or the profile of that path would be of
     [ "$code" = 200 ] || die "$1 answers $code, not 200"
 }
 
-{
-    echo "date $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "commit $(git rev-parse --short HEAD), wrk -t2 -c$CONNS, $SECS s per stage"
-} >"$DIR/meta.txt"
+# One line per run; a run with the perf stage starts the list again. A later run of other
+# stages alone (callgrind with another N1) keeps the perf and strace files, and says so here.
+[[ " $STAGES " == *" perf "* ]] && rm -f "$DIR/meta.txt"
+echo "stages $STAGES at $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load" \
+    "$(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD), wrk -t2" \
+    "-c$CONNS, $SECS s per stage, callgrind N1=$N1 N2=$N2" >>"$DIR/meta.txt"
 
 stage_perf() {  # path name
     local w
@@ -140,7 +142,7 @@ stage_strace() {  # path name
 
 # One plain worker under callgrind on the stack's socket, serving $3 requests of $1.
 cg_run() {  # path name count
-    local v log i urls=() ok
+    local v log urls=() ok
     rm -f "$SOCK"
     log=$DIR/$2.cg.log
     rm -f "$log"  # "started" must be this run's
@@ -163,12 +165,12 @@ os.execvp("valgrind", ["valgrind", "--tool=callgrind", "--vgdb=no",
                        "--callgrind-out-file=" + out, binary, "-c", conf])
 EOF
     v=$!; STARTED+=("$v")
-    for i in $(seq 600); do  # up to 60 s for valgrind to start the worker
+    for _ in $(seq 600); do  # up to 60 s for valgrind to start the worker
         grep -q 'event=started' "$log" 2>/dev/null && break
         kill -0 "$v" 2>/dev/null || die "the callgrind worker exited: see $log"
         sleep 0.1
     done
-    for i in $(seq "$3"); do urls+=("$URL$1"); done
+    for _ in $(seq "$3"); do urls+=("$URL$1"); done
     # Bodies and codes to one stream; each code on a line of its own after its body.
     ok=$(curl -s -m 600 -w '\n%{http_code}\n' "${urls[@]}" | grep -c '^200$' || true)
     kill -TERM "$v"; wait "$v" 2>/dev/null || true
@@ -179,6 +181,13 @@ EOF
 
 stage_callgrind() {
     local p
+    # First the shared state both runs of a pair must find alike (Redis filled, PostgreSQL's
+    # buffers): the stack's own workers serve each path for PROFILE_SECONDS (thousands of
+    # requests: /cached-queries?count=20 must have touched most of the 10,000 keys). Without
+    # it the first run of a pair fills Redis and costs more than the second.
+    for p in $PATHS; do
+        wrk -t2 -c"$CONNS" -d"${SECS}s" "$URL$p" >"$DIR/$(name_of "$p").wrk.warm"
+    done
     # The stack's manager and its workers go; the plain worker takes their socket.
     p=$(pidfile millrace)
     if [ -n "$p" ]; then
