@@ -45,7 +45,7 @@ DEPS_STAMP := build/.deps
 
 .PHONY: all deps test unit integration up down run status bench lint format format-check \
         install uninstall clean fuzz chaos soak include-check guide-check bench-template bench-router \
-        notes run-notes bench-workers
+        notes run-notes bench-workers profile
 all: millrace
 
 # Installs the Debian packages that are missing (apt-get update first; sudo when not root).
@@ -163,6 +163,13 @@ bench-router: build/bench/router_bench
 # Soak (SOAK_REQUESTS, default 1,000,000 mixed requests): RSS and descriptors per worker.
 soak: millrace
 	@if scripts/stack.py up; then python3 tests/soak/soak.py; rc=$$?; else rc=1; fi; \
+	  scripts/stack.py down; exit $$rc
+
+# Where each main path's time goes (perf -a, strace -c, callgrind on one plain worker), through
+# the stack's nginx with the release build: bench/results/profile.md, raw files in var/profile/.
+# Bounded (PROFILE_SECONDS per stage), loopback only; as root (perf -a, strace -p).
+profile: millrace
+	@if scripts/stack.py up; then scripts/profile.sh; rc=$$?; else rc=1; fi; \
 	  scripts/stack.py down; exit $$rc
 
 # Chaos under load (CHAOS_SECONDS, default 60): loopback only, bounded, stops by itself.
