@@ -4,6 +4,7 @@
  * arena; the params themselves stay in libfcgi's memory, valid until FCGX_Finish_r. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,7 +43,17 @@ mr_req_query(const struct mr_req *r, const char *name)
     return NULL;
 }
 
-/* Counts params, checks sizes, and picks out the few the router needs in one pass. */
+/* Is the param's name (name_len bytes at e) want? */
+static inline bool
+is_name(const char *e, size_t name_len, const char *want, size_t want_len)
+{
+    return name_len == want_len && memcmp(e, want, want_len) == 0;
+}
+#define IS_NAME(e, n, lit) is_name((e), (n), lit, sizeof(lit) - 1)
+
+/* Counts params, checks sizes, and picks out the few the router needs in one pass. A name is
+ * told by its length first and compared once (nginx sends some 30 params; a chain of prefix
+ * compares on each cost a fifth of a small request's instructions). */
 static int
 scan_params(struct mr_req *r, const struct mr_req_limits *lim, struct mr_err *err,
             const char **doc_uri, const char **req_uri)
@@ -56,24 +67,30 @@ scan_params(struct mr_req *r, const struct mr_req_limits *lim, struct mr_err *er
             continue;
         count++;
         bytes += len;
-        const char *v = strchr(*e, '=');
-        v = v ? v + 1 : *e + len;
-        if (strncmp(*e, "HTTP_", 5) == 0 && (size_t)(*e + len - v) > (size_t)lim->max_header_bytes)
-            return mr_err_set(err, 431, "header %.*s longer than %d bytes", (int)(v - *e - 1), *e,
-                              lim->max_header_bytes);
-        if (strncmp(*e, "REQUEST_METHOD=", 15) == 0)
+        const char *eq = memchr(*e, '=', len);
+        if (eq == NULL)
+            continue; /* a name without a value: counted, and nothing the router reads */
+        size_t name_len = (size_t)(eq - *e);
+        const char *v = eq + 1;
+        if (name_len >= 5 && memcmp(*e, "HTTP_", 5) == 0) {
+            if ((size_t)(*e + len - v) > (size_t)lim->max_header_bytes)
+                return mr_err_set(err, 431, "header %.*s longer than %d bytes", (int)name_len, *e,
+                                  lim->max_header_bytes);
+            if (IS_NAME(*e, name_len, "HTTP_X_MILLRACE_TOKEN"))
+                r->token = v; /* read-your-writes: here, so a request without one pays nothing */
+            continue;
+        }
+        if (IS_NAME(*e, name_len, "REQUEST_METHOD"))
             r->method = v;
-        else if (strncmp(*e, "DOCUMENT_URI=", 13) == 0)
+        else if (IS_NAME(*e, name_len, "DOCUMENT_URI"))
             *doc_uri = v;
-        else if (strncmp(*e, "REQUEST_URI=", 12) == 0)
+        else if (IS_NAME(*e, name_len, "REQUEST_URI"))
             *req_uri = v;
-        else if (strncmp(*e, "QUERY_STRING=", 13) == 0)
+        else if (IS_NAME(*e, name_len, "QUERY_STRING"))
             r->query_string = v;
-        else if (strncmp(*e, "REQUEST_ID=", 11) == 0)
+        else if (IS_NAME(*e, name_len, "REQUEST_ID"))
             r->request_id = v;
-        else if (strncmp(*e, "HTTP_X_MILLRACE_TOKEN=", 22) == 0)
-            r->token = v; /* read-your-writes: here, so a request without one pays nothing */
-        else if (strncmp(*e, "CONTENT_LENGTH=", 15) == 0 && *v != '\0') {
+        else if (IS_NAME(*e, name_len, "CONTENT_LENGTH") && *v != '\0') {
             char *end;
             errno = 0;
             long cl = strtol(v, &end, 10);
