@@ -76,8 +76,9 @@ on_quit(int sig)
         (void)close(listen_fd_sig);
         listen_fd_sig = -1;
     }
-    if (wake_fd_sig >= 0)
-        (void)write(wake_fd_sig, "q", 1);
+    if (wake_fd_sig >= 0 && write(wake_fd_sig, "q", 1) < 0) {
+        /* full (a byte is already there) or closed: either way nothing is left to wake */
+    }
     errno = saved;
 }
 
