@@ -42,10 +42,12 @@ mr_conns_init(struct mr_conns *t, int max)
     memset(t, 0, sizeof(*t));
     t->max = max > 0 ? max : 1;
     t->slot = mr_xcalloc((size_t)t->max, sizeof(*t->slot));
+    t->ahead = mr_xcalloc((size_t)t->max, MR_FCGI_AHEAD_BYTES);
     for (int l = 0; l < MR_CONN_NLISTS; l++)
         t->head[l] = t->tail[l] = -1;
     for (int i = 0; i < t->max; i++) {
         t->slot[i].prev = t->slot[i].next = -1;
+        t->slot[i].stream.ahead = t->ahead + (size_t)i * MR_FCGI_AHEAD_BYTES;
         append(t, i, MR_CONN_FREE);
     }
 }
@@ -54,7 +56,9 @@ void
 mr_conns_fini(struct mr_conns *t)
 {
     free(t->slot);
+    free(t->ahead);
     t->slot = NULL;
+    t->ahead = NULL;
     t->n = t->max = 0;
 }
 
@@ -78,6 +82,16 @@ mr_conns_add(struct mr_conns *t, int fd, int64_t now_ms)
     append(t, i, MR_CONN_FRESH);
     t->n++;
     return i;
+}
+
+void
+mr_conns_partial(struct mr_conns *t, int i, int64_t now_ms)
+{
+    if (t->slot[i].list == MR_CONN_PARTIAL)
+        return;
+    unlink_slot(t, i);
+    t->slot[i].since_ms = now_ms;
+    append(t, i, MR_CONN_PARTIAL);
 }
 
 void
@@ -127,6 +141,8 @@ mr_conns_expired(const struct mr_conns *t, int64_t now_ms, int fresh_ms, int idl
 {
     if (due(t, MR_CONN_FRESH, fresh_ms) <= now_ms)
         return t->head[MR_CONN_FRESH];
+    if (due(t, MR_CONN_PARTIAL, fresh_ms) <= now_ms)
+        return t->head[MR_CONN_PARTIAL];
     if (due(t, MR_CONN_KEPT, idle_ms) <= now_ms)
         return t->head[MR_CONN_KEPT];
     return -1;
@@ -136,7 +152,9 @@ int
 mr_conns_next_expiry_ms(const struct mr_conns *t, int64_t now_ms, int fresh_ms, int idle_ms)
 {
     int64_t a = due(t, MR_CONN_FRESH, fresh_ms), b = due(t, MR_CONN_KEPT, idle_ms);
+    int64_t p = due(t, MR_CONN_PARTIAL, fresh_ms);
     int64_t d = a < b ? a : b;
+    d = p < d ? p : d;
     if (d == INT64_MAX)
         return -1;
     if (d <= now_ms)

@@ -14,6 +14,8 @@
  *          never closed unread while it may still be nginx's. Silent for read_timeout_ms, it
  *          is closed; silent for MR_CONN_SILENT_MS, it is the first one given up when the
  *          worker is full and another connection waits (it is not nginx's).
+ *   PARTIAL: part of a request read (into its read-ahead, fcgi_read.h), the rest awaited;
+ *          closed read_timeout_ms after its first byte; never given up for a newcomer.
  *   KEPT:  served at least one request, idle since its last answer; closed after
  *          conn_idle_timeout_ms (set above nginx's keepalive_timeout, so that nginx closes
  *          first), and given up, least recently used first, when the worker is full and no
@@ -33,12 +35,12 @@
 /* A fresh connection silent this long is not nginx's, which writes as it connects. */
 #define MR_CONN_SILENT_MS 100
 
-enum mr_conn_list { MR_CONN_FREE, MR_CONN_FRESH, MR_CONN_KEPT, MR_CONN_NLISTS };
+enum mr_conn_list { MR_CONN_FREE, MR_CONN_FRESH, MR_CONN_PARTIAL, MR_CONN_KEPT, MR_CONN_NLISTS };
 
 struct mr_conn {
     FCGX_Request fcgx; /* its ipcFd is the connection */
     struct mr_fcgi_stream stream;
-    int64_t since_ms; /* accepted, or its last request answered */
+    int64_t since_ms; /* accepted, its first byte (PARTIAL), or its last request answered */
     uint32_t served;  /* requests answered on it */
     int prev, next;   /* in its list; -1 ends */
     enum mr_conn_list list;
@@ -46,12 +48,14 @@ struct mr_conn {
 
 struct mr_conns {
     struct mr_conn *slot;
-    int max; /* max_conns_per_worker */
-    int n;   /* held: FRESH + KEPT */
+    unsigned char *ahead; /* max x MR_FCGI_AHEAD_BYTES: each stream's read-ahead */
+    int max;              /* max_conns_per_worker */
+    int n;                /* held: FRESH + KEPT */
     int head[MR_CONN_NLISTS], tail[MR_CONN_NLISTS];
 };
 
-/* Allocates room for max connections (aborts on OOM, at start only). */
+/* Allocates room for max connections and their read-ahead (aborts on OOM, at start only;
+ * the read-ahead's pages are touched only as connections use them). */
 void mr_conns_init(struct mr_conns *t, int max);
 void mr_conns_fini(struct mr_conns *t);
 /* Whether another connection fits. */
@@ -59,6 +63,9 @@ bool mr_conns_has_room(const struct mr_conns *t);
 /* Takes fd as a new FRESH connection at now. Returns its index, or -1 when full. The
  * caller then sets up its FCGX_Request and stream. */
 int mr_conns_add(struct mr_conns *t, int fd, int64_t now_ms);
+/* Part of a request arrived on connection i at now: it waits in PARTIAL from now, unless
+ * it already did (its bound counts from the first byte). */
+void mr_conns_partial(struct mr_conns *t, int i, int64_t now_ms);
 /* Connection i answered a request at now: it becomes the newest KEPT one. */
 void mr_conns_answered(struct mr_conns *t, int i, int64_t now_ms);
 /* Forgets connection i (the caller has closed it or libfcgi did). */
@@ -69,7 +76,8 @@ int mr_conns_oldest(const struct mr_conns *t, enum mr_conn_list list);
  * MR_CONN_SILENT_MS at now, else the least recently used KEPT; -1 when none may go (every
  * one is a fresh connection that may still carry nginx's request). */
 int mr_conns_victim(const struct mr_conns *t, int64_t now_ms);
-/* The connection past its bound at now (FRESH: fresh_ms, KEPT: idle_ms), or -1. */
+/* The connection past its bound at now (FRESH and PARTIAL: fresh_ms, KEPT: idle_ms), or
+ * -1. */
 int mr_conns_expired(const struct mr_conns *t, int64_t now_ms, int fresh_ms, int idle_ms);
 /* Milliseconds from now until the next bound passes (0 if one has), -1 when none is held. */
 int mr_conns_next_expiry_ms(const struct mr_conns *t, int64_t now_ms, int fresh_ms, int idle_ms);

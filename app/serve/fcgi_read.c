@@ -5,6 +5,7 @@
 #include <fcgiapp.h>
 #include <fcgios.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,17 +24,48 @@ mr_fcgi_read_start(struct mr_fcgi_stream *s, int fd)
     mr_fcgi_guard_reset(&s->guard, limit_params, limit_params_bytes);
     s->fd = fd;
     s->deadline_ms = 0;
-    s->ready = false;
+    s->ahead_len = s->ahead_off = 0;
 }
 
 void
 mr_fcgi_read_use(struct mr_fcgi_stream *s, int64_t deadline_ms)
 {
     current = s;
-    if (s != NULL) {
+    if (s != NULL)
         s->deadline_ms = deadline_ms;
-        s->ready = true;
-    }
+}
+
+bool
+mr_fcgi_read_pending(const struct mr_fcgi_stream *s)
+{
+    return s->ahead_len > s->ahead_off;
+}
+
+int
+mr_fcgi_read_ahead(struct mr_fcgi_stream *s)
+{
+    if (s->ahead_off == s->ahead_len)
+        s->ahead_off = s->ahead_len = 0; /* all handed over: start again at the front */
+    uint32_t room = MR_FCGI_AHEAD_BYTES - s->ahead_len;
+    if (s->ahead == NULL || room == 0)
+        return 1;
+    ssize_t n;
+    do
+        n = recv(s->fd, s->ahead + s->ahead_len, room, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (n == 0)
+        return -1; /* closed: nginx dropping an idle connection, or a peer giving up */
+    size_t kept = (size_t)n;
+    if (mr_fcgi_guard_filter(&s->guard, s->ahead + s->ahead_len, &kept) != 0)
+        return -1;
+    s->ahead_len += (uint32_t)kept;
+    if (s->ahead_len == MR_FCGI_AHEAD_BYTES)
+        return 1; /* larger than the read-ahead: libfcgi reads the rest, bounded */
+    /* Between two requests again, with bytes read: a request (or a management record)
+     * ended. Before its BEGIN_REQUEST a partial header leaves header_len > 0. */
+    return s->ahead_len > s->ahead_off && mr_fcgi_guard_at_boundary(&s->guard) ? 1 : 0;
 }
 
 bool
@@ -97,10 +129,17 @@ OS_Read(int fd, char *buf, size_t len)
         if (stray.fd != fd)
             mr_fcgi_read_start(&stray, fd); /* a stream nobody announced: it starts here */
     }
+    if (s->ahead_off < s->ahead_len) {
+        size_t k = s->ahead_len - s->ahead_off;
+        k = k < len ? k : len;
+        memcpy(buf, s->ahead + s->ahead_off, k); /* already through the guard */
+        s->ahead_off += (uint32_t)k;
+        return (int)k;
+    }
     for (;;) {
-        if (s != &stray && !s->ready && wait_bytes(s) != 0)
+        /* The read-ahead took what the socket had: wait, until the deadline, for more. */
+        if (s != &stray && wait_bytes(s) != 0)
             return give_up(fd, ETIMEDOUT);
-        s->ready = false;
         int n = libfcgi_read(fd, buf, len);
         if (n <= 0)
             return n;
@@ -136,7 +175,7 @@ self_check(void)
     req.ipcFd = sv[0];
     req.keepConnection = 1; /* FCGX_Accept_r's opening finish must not close it */
     unsigned long before = reads_seen;
-    struct mr_fcgi_stream s;
+    struct mr_fcgi_stream s = {.ahead = NULL};
     mr_fcgi_read_start(&s, sv[0]);
     mr_fcgi_read_use(&s, mr_clock_ms() + 1000);
     int rc = FCGX_Accept_r(&req); /* fails: refused, and libfcgi closes sv[0] */

@@ -38,6 +38,7 @@ struct mr_worker {
     int epfd;              /* its connections and, while it takes more, listen_fd */
     int listen_watch;      /* how listen_fd is in epfd (worker.c) */
     bool stopping;         /* takes no new connection */
+    int64_t relook_ms;     /* full: look at the listening socket again then; 0 = no */
     int wake[2];           /* self-pipe: the SIGQUIT handler wakes epoll_wait */
     uint64_t served;       /* requests answered */
     uint64_t max_requests; /* 0 = never recycle */

@@ -62,6 +62,7 @@ static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
 static volatile sig_atomic_t listen_fd_sig = -1; /* closed by the SIGQUIT handler */
 static volatile sig_atomic_t wake_fd_sig = -1;   /* the self-pipe's write end */
+static volatile sig_atomic_t epfd_sig = -1;      /* the epoll set listen_fd may be in */
 
 /* Closing the listening fd at once tells the manager (and the tests) that this worker takes
  * no more connections, even while it finishes a request; the self-pipe wakes an epoll_wait
@@ -73,6 +74,10 @@ on_quit(int sig)
     int saved = errno;
     stop_requested = 1;
     if (listen_fd_sig >= 0) {
+        /* Out of the set first: the socket stays open in the other workers, so the set
+         * would go on reporting it after the close. */
+        if (epfd_sig >= 0)
+            (void)epoll_ctl(epfd_sig, EPOLL_CTL_DEL, listen_fd_sig, NULL);
         (void)close(listen_fd_sig);
         listen_fd_sig = -1;
     }
@@ -217,8 +222,9 @@ watch_listen(struct mr_worker *w)
                                                                    : EPOLLIN | EPOLLET,
                                  .data.u32 = EV_LISTEN};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) != 0) {
-            mr_log(MR_LOG_ERR, "epoll_failed", "worker=%d pid=%d err=\"%s\"", w->slot, getpid(),
-                   strerror(errno));
+            if (!stop_requested) /* else the handler closed it as we added it */
+                mr_log(MR_LOG_ERR, "epoll_failed", "worker=%d pid=%d err=\"%s\"", w->slot, getpid(),
+                       strerror(errno));
             want = WATCH_NONE;
         }
     }
@@ -293,9 +299,14 @@ on_listen(struct mr_worker *w)
         return true;
     do {
         int victim = -1;
-        if (!mr_conns_has_room(&w->conns) &&
-            (victim = mr_conns_victim(&w->conns, mr_clock_ms())) < 0)
-            return true; /* it waits for a slot here or elsewhere */
+        int64_t now = mr_clock_ms();
+        if (!mr_conns_has_room(&w->conns) && (victim = mr_conns_victim(&w->conns, now)) < 0) {
+            /* Only young fresh connections (maybe nginx's): look again when the oldest has
+             * been silent long enough (the listening socket is edge-triggered here). */
+            int f = mr_conns_oldest(&w->conns, MR_CONN_FRESH);
+            w->relook_ms = f >= 0 ? w->conns.slot[f].since_ms + MR_CONN_SILENT_MS : 0;
+            return true;
+        }
         int fd = accept_one(w);
         if (fd == ACCEPT_STOP)
             return false;
@@ -376,9 +387,23 @@ serve_conn(struct mr_worker *w, int i, uint32_t events, bool may_keep)
         close_conn(w, i); /* hung up or failed, with nothing to read */
         return;
     }
+    int ahead = mr_fcgi_read_ahead(&c->stream);
+    if (ahead < 0) {
+        (void)guard_refused(w, c);
+        close_conn(w, i);
+        return;
+    }
+    int64_t now = mr_clock_ms();
+    if (ahead == 0) {
+        /* Part of a request: wait for the rest without blocking the others. */
+        if (mr_fcgi_read_pending(&c->stream))
+            mr_conns_partial(&w->conns, i, now);
+        return;
+    }
+    int64_t first_byte_ms = c->list == MR_CONN_PARTIAL ? c->since_ms : now;
     atomic_store_explicit(&w->me->req_start_us, mr_clock_us(), memory_order_relaxed);
     mr_serve__set_state(w, MR_W_READING);
-    mr_fcgi_read_use(&c->stream, mr_clock_ms() + w->cfg->read_timeout_ms);
+    mr_fcgi_read_use(&c->stream, first_byte_ms + w->cfg->read_timeout_ms);
     int rc = FCGX_Accept_r(&c->fcgx);
     if (rc < 0) {
         /* nginx closed it, or garbage, a truncated record, a timeout: libfcgi closed it. */
@@ -410,8 +435,13 @@ static bool
 one_turn(struct mr_worker *w)
 {
     struct epoll_event ev[MAX_EVENTS];
-    int timeout = mr_conns_next_expiry_ms(&w->conns, mr_clock_ms(), w->cfg->read_timeout_ms,
+    int64_t now = mr_clock_ms();
+    int timeout = mr_conns_next_expiry_ms(&w->conns, now, w->cfg->read_timeout_ms,
                                           w->cfg->conn_idle_timeout_ms);
+    if (w->relook_ms > 0) {
+        int relook = w->relook_ms > now ? (int)(w->relook_ms - now) : 0;
+        timeout = timeout < 0 || relook < timeout ? relook : timeout;
+    }
     int n = epoll_wait(w->epfd, ev, MAX_EVENTS, timeout);
     if (n < 0 && errno != EINTR) {
         mr_log(MR_LOG_ERR, "epoll_failed", "worker=%d pid=%d err=\"%s\"", w->slot, getpid(),
@@ -425,6 +455,10 @@ one_turn(struct mr_worker *w)
         else if (ev[k].data.u32 != EV_WAKE)
             serve_conn(w, (int)ev[k].data.u32, ev[k].events, true);
     }
+    if (w->relook_ms > 0 && mr_clock_ms() >= w->relook_ms) {
+        w->relook_ms = 0;
+        listen_ready = listen_ready || !mr_conns_has_room(&w->conns);
+    }
     if (listen_ready && !must_stop(w) && !on_listen(w))
         return false;
     for (int i; (i = mr_conns_expired(&w->conns, mr_clock_ms(), w->cfg->read_timeout_ms,
@@ -435,16 +469,28 @@ one_turn(struct mr_worker *w)
 
 /* Stop, reload, recycle or pool shrink: no new connection. What is readable now is served
  * (and closed after its answer); idle kept connections are closed unread (nginx retries what
- * it wrote to one); a fresh connection is waited for, since nginx writes its request right
- * after connecting and would not retry it: at most FRESH_WAIT_MS after its accept (or
- * read_timeout_ms when lower), then it is closed as silent. */
+ * it wrote to one); a fresh or partly read connection is waited for, since nginx writes its
+ * request right after connecting and would not retry it: at most FRESH_WAIT_MS after its
+ * accept or first byte (or read_timeout_ms when lower), then it is closed. */
 #define FRESH_WAIT_MS 2000
+
+/* The fresh or partial connection that has waited longest, or -1. */
+static int
+oldest_unanswered(const struct mr_conns *t)
+{
+    int f = mr_conns_oldest(t, MR_CONN_FRESH), p = mr_conns_oldest(t, MR_CONN_PARTIAL);
+    if (f < 0 || p < 0)
+        return f < 0 ? p : f;
+    return t->slot[f].since_ms <= t->slot[p].since_ms ? f : p;
+}
 
 static void
 close_all(struct mr_worker *w)
 {
     w->stopping = true;
     watch_listen(w);
+    if (w->wake[0] >= 0)
+        (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->wake[0], NULL); /* it stays readable */
     int wait_ms = w->cfg->read_timeout_ms < FRESH_WAIT_MS ? w->cfg->read_timeout_ms : FRESH_WAIT_MS;
     for (int timeout = 0;;) {
         struct epoll_event ev[MAX_EVENTS];
@@ -454,7 +500,7 @@ close_all(struct mr_worker *w)
                 serve_conn(w, (int)ev[k].data.u32, ev[k].events, false);
         for (int i; (i = mr_conns_oldest(&w->conns, MR_CONN_KEPT)) >= 0;)
             close_conn(w, i);
-        int f = mr_conns_oldest(&w->conns, MR_CONN_FRESH);
+        int f = oldest_unanswered(&w->conns);
         if (f < 0)
             return;
         int64_t left = w->conns.slot[f].since_ms + wait_ms - mr_clock_ms();
@@ -562,7 +608,7 @@ worker_close(struct mr_worker *w)
     mr_conns_fini(&w->conns);
     if (w->epfd >= 0)
         (void)close(w->epfd);
-    wake_fd_sig = -1;
+    wake_fd_sig = epfd_sig = -1;
     for (int i = 0; i < 2; i++)
         if (w->wake[i] >= 0)
             (void)close(w->wake[i]);
@@ -592,6 +638,7 @@ mr_worker_run(const struct mr_worker_args *a)
      * pending and runs the handler as install_signals unblocks it. */
     listen_fd_sig = a->listen_fd;
     wake_fd_sig = w.wake[1];
+    epfd_sig = w.epfd;
     install_signals(); /* after FCGX_Init, which installs handlers of its own */
     watch_listen(&w);
     while (!must_stop(&w)) {

@@ -210,21 +210,27 @@ class KeptConnections(pm.PmTestCase):
         self.assert_no_502(mark)
 
 
+HALF_REQUEST = fcgi.record(fcgi.BEGIN_REQUEST, fcgi.begin_body(fcgi.KEEP_CONN)) + \
+    fcgi.record(fcgi.PARAMS, fcgi.encode_params(fcgi.default_params()))[:40]
+
+
 class IdleFlood(pm.PmTestCase):
-    def flood(self, extra, n=200):
+    def flood(self, extra, n=200, send=b""):
         self.configure(extra)
         held = []
         try:
             for _ in range(n):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(env.SOCKET)
+                if send:
+                    s.sendall(send)
                 held.append(s)
             time.sleep(0.3)  # the workers have taken what they take
             t0 = time.monotonic()
             r = fcgi.request("GET", "/plaintext", timeout=5)
             took = time.monotonic() - t0
-            say("%s: a request among %d silent connections answered in %.1f ms", extra, n,
-                took * 1000)
+            say("%s: a request among %d %s connections answered in %.1f ms", extra, n,
+                "half-sent" if send else "silent", took * 1000)
             self.assertEqual(r.status, 200, r)
             self.assertLess(took, 1.0, "a well-formed request waited behind silent ones")
             # Served through nginx too, while they are held.
@@ -246,9 +252,9 @@ class IdleFlood(pm.PmTestCase):
                         continue
                 open_left = still
                 time.sleep(0.1)
-            say("%d of %d silent connections still open %.0f s after read_timeout_ms",
+            say("%d of %d connections still open %.0f s after read_timeout_ms",
                 len(open_left), n, 3.0)
-            self.assertEqual(len(open_left), 0, "silent connections were not closed")
+            self.assertEqual(len(open_left), 0, "held connections were not closed")
         finally:
             for s in held:
                 s.close()
@@ -261,3 +267,8 @@ class IdleFlood(pm.PmTestCase):
         """Fewer slots than silent connections: a full worker gives up its oldest silent
         connection for a newcomer."""
         self.flood("read_timeout_ms = 1000; max_conns_per_worker = 8;")
+
+    def test_half_sent_requests_block_no_worker(self):
+        """Every connection sends part of a record and stops: none is handed to libfcgi
+        before its request is whole, so none holds a worker (or its other connections)."""
+        self.flood("read_timeout_ms = 1000;", n=100, send=HALF_REQUEST)

@@ -94,6 +94,29 @@ START_TEST(test_conns_no_victim_when_all_may_be_nginx_requests)
 }
 END_TEST
 
+START_TEST(test_conns_partial_counts_from_the_first_byte_and_is_never_a_victim)
+{
+    struct mr_conns t;
+    mr_conns_init(&t, 2);
+    int k = mr_conns_add(&t, 10, 0);
+    mr_conns_answered(&t, k, 0);
+    int p = mr_conns_add(&t, 11, 0);
+    mr_conns_partial(&t, p, 500);
+    mr_conns_partial(&t, p, 900); /* more bytes: the bound still counts from 500 */
+    ck_assert_int_eq(mr_conns_oldest(&t, MR_CONN_PARTIAL), p);
+    ck_assert_int_eq(mr_conns_expired(&t, 500 + FRESH_MS - 1, FRESH_MS, IDLE_MS), -1);
+    ck_assert_int_eq(mr_conns_expired(&t, 500 + FRESH_MS, FRESH_MS, IDLE_MS), p);
+    ck_assert_int_eq(mr_conns_next_expiry_ms(&t, 600, FRESH_MS, IDLE_MS), 500 + FRESH_MS - 600);
+    ck_assert_int_eq(mr_conns_victim(&t, 100000), k); /* the idle kept one, not p */
+    mr_conns_remove(&t, k);
+    ck_assert_int_eq(mr_conns_victim(&t, 100000), -1);
+    /* Its read-ahead is its own. */
+    ck_assert_ptr_nonnull(t.slot[p].stream.ahead);
+    ck_assert_ptr_ne(t.slot[p].stream.ahead, t.slot[k].stream.ahead);
+    mr_conns_fini(&t);
+}
+END_TEST
+
 Suite *
 conns_suite(void)
 {
@@ -104,6 +127,7 @@ conns_suite(void)
     tcase_add_test(tc, test_conns_bounds_close_silent_and_idle_ones);
     tcase_add_test(tc, test_conns_victim_is_a_silent_fresh_one_first);
     tcase_add_test(tc, test_conns_no_victim_when_all_may_be_nginx_requests);
+    tcase_add_test(tc, test_conns_partial_counts_from_the_first_byte_and_is_never_a_victim);
     suite_add_tcase(s, tc);
     return s;
 }
