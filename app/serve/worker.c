@@ -16,9 +16,9 @@
  * FCGX_Request.ipcFd; the request's listen_sock is -1, so libfcgi can never block in an
  * accept of its own. keepConnection is set before FCGX_Accept_r so that its opening
  * FCGX_Finish_r does not close the fd we just handed over. A connection is read only once
- * epoll says it is readable, and the read of one request ends at read_timeout_ms whatever
- * the peer trickles (fcgi_read.h); a connection that sends nothing costs a slot and is closed
- * after read_timeout_ms.
+ * epoll says it is readable, without blocking, into its read-ahead, and handed to libfcgi
+ * only once a whole request is there (fcgi_read.h): a connection that sends nothing, or part
+ * of a request, costs a slot, never the worker, and is closed after read_timeout_ms.
  *
  * The listening socket is in the set with EPOLLEXCLUSIVE while the worker has room, so one
  * connection wakes one worker, not all of them. A full worker watches it edge-triggered and

@@ -193,7 +193,7 @@ class KeptConnections(pm.PmTestCase):
         out = {}
 
         def slow():
-            out["slow"] = wrk("/kept/test/sleep?ms=20", 5, 2)
+            out["slow"] = wrk("/kept/test/sleep?ms=20", 5, 5)  # about 2% of the requests
 
         t = threading.Thread(target=slow)
         t.start()
