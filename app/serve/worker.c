@@ -21,16 +21,17 @@
  * of a request, costs a slot, never the worker, and is closed after read_timeout_ms.
  *
  * The listening socket is in the set with EPOLLEXCLUSIVE while the worker has room, so one
- * connection wakes one worker, not all of them. A full worker watches it edge-triggered and
- * not exclusively, and takes a newcomer only when no other worker has room: it then gives up
- * its oldest silent connection, else its least recently used idle one (conns.h).
+ * connection wakes one worker, not all of them, and the workers take turns (rotate_listen). A full
+ * worker watches it edge-triggered and not exclusively, and takes a newcomer only when no other
+ * worker has room: it then gives up its oldest silent connection, else its least recently used idle
+ * one (conns.h).
  *
  * Closing: the worker closes a connection itself (never through libfcgi, whose close of a
  * unix socket waits up to 2 s for the peer) when nginx did not ask to keep it, when its
  * stream is unusable, when it is idle past its bound, and, on stop, reload, recycle or pool
- * shrink, only between requests: what is readable then is served (and closed after its
- * answer), the rest is closed unread. nginx retries a request it wrote to a connection
- * closed unread (README, "nginx keepalive").
+ * shrink, only between requests: kept connections are closed unread, fresh ones are served
+ * first (close_all). nginx retries a request it wrote to a kept connection closed unread
+ * (README, "nginx keepalive").
  *
  * Stopping: the SIGQUIT handler sets a flag, closes the listening fd and writes to a
  * self-pipe in the epoll set (all async-signal-safe); the loop sees the flag between
@@ -233,6 +234,22 @@ watch_listen(struct mr_worker *w)
                           memory_order_relaxed);
 }
 
+/* After an accept: to the back of the listening socket's queue of exclusive waiters. epoll
+ * wakes the first idle one in the order they were added, so without this one worker would
+ * take every new connection while it is idle; accept() itself queues its waiters in turn,
+ * and the pool relies on that spread (a backend's failures seen by several workers, the
+ * busy and idle counts of pm dynamic). Two system calls per new connection, none per
+ * request on a kept one. */
+static void
+rotate_listen(struct mr_worker *w)
+{
+    if (w->listen_watch != (int)WATCH_EXCLUSIVE || stop_requested)
+        return;
+    (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+    w->listen_watch = (int)WATCH_NONE;
+    watch_listen(w);
+}
+
 /* Does another pool worker have room for a connection? A hand loop over the scoreboard slots;
  * it runs only when a full worker sees a connection wait, never per request. */
 static bool
@@ -316,6 +333,7 @@ on_listen(struct mr_worker *w)
             close_conn(w, victim);
         add_conn(w, fd);
     } while (full && !stop_requested);
+    rotate_listen(w);
     return true;
 }
 
@@ -467,11 +485,12 @@ one_turn(struct mr_worker *w)
     return true;
 }
 
-/* Stop, reload, recycle or pool shrink: no new connection. What is readable now is served
- * (and closed after its answer); idle kept connections are closed unread (nginx retries what
- * it wrote to one); a fresh or partly read connection is waited for, since nginx writes its
- * request right after connecting and would not retry it: at most FRESH_WAIT_MS after its
- * accept or first byte (or read_timeout_ms when lower), then it is closed. */
+/* Stop, reload, recycle or pool shrink: no new connection, and no request past max_requests
+ * on a kept connection: kept connections are closed unread, readable or not (nginx retries
+ * what it wrote to one, README "nginx keepalive"). A fresh or partly read connection is
+ * waited for and served (then closed), since nginx writes its request right after connecting
+ * and would not retry it: at most FRESH_WAIT_MS after its accept or first byte (or
+ * read_timeout_ms when lower), then it is closed. */
 #define FRESH_WAIT_MS 2000
 
 /* The fresh or partial connection that has waited longest, or -1. */
@@ -495,9 +514,12 @@ close_all(struct mr_worker *w)
     for (int timeout = 0;;) {
         struct epoll_event ev[MAX_EVENTS];
         int n = epoll_wait(w->epfd, ev, MAX_EVENTS, timeout);
-        for (int k = 0; k < n; k++)
-            if (ev[k].data.u32 < EV_WAKE && w->conns.slot[ev[k].data.u32].list != MR_CONN_FREE)
-                serve_conn(w, (int)ev[k].data.u32, ev[k].events, false);
+        for (int k = 0; k < n; k++) {
+            uint32_t i = ev[k].data.u32;
+            enum mr_conn_list l = i < EV_WAKE ? w->conns.slot[i].list : MR_CONN_FREE;
+            if (l == MR_CONN_FRESH || l == MR_CONN_PARTIAL)
+                serve_conn(w, (int)i, ev[k].events, false);
+        }
         for (int i; (i = mr_conns_oldest(&w->conns, MR_CONN_KEPT)) >= 0;)
             close_conn(w, i);
         int f = oldest_unanswered(&w->conns);
