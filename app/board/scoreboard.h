@@ -41,14 +41,14 @@ enum mr_worker_state {
 #define MR_W_NSTATES 6
 
 struct mr_sb_worker {
-    atomic_int pid;         /* manager: set at fork, cleared at reap */
-    atomic_uint generation; /* manager: the config generation it was started with */
-    atomic_int state;       /* worker */
-    atomic_int quitting;    /* manager: SIGQUIT sent */
-    atomic_int kept;        /* worker: idle on a connection nginx keeps (so not in accept) */
-    atomic_int route;       /* worker: the route whose handler runs now, -1 outside one */
-    atomic_int_fast64_t started_ms;    /* manager: monotonic */
-    atomic_int_fast64_t req_start_us;  /* worker: monotonic start of the current request */
+    atomic_int pid;                   /* manager: set at fork, cleared at reap */
+    atomic_uint generation;           /* manager: the config generation it was started with */
+    atomic_int state;                 /* worker */
+    atomic_int quitting;              /* manager: SIGQUIT sent */
+    atomic_int room;                  /* worker: 1 while it can take another pool connection */
+    atomic_int route;                 /* worker: the route whose handler runs now, -1 outside one */
+    atomic_int_fast64_t started_ms;   /* manager: monotonic */
+    atomic_int_fast64_t req_start_us; /* worker: monotonic start of the current request */
     atomic_int_fast64_t idle_since_ms; /* worker: monotonic time it last became idle */
     atomic_uint_fast64_t requests;     /* worker: requests served */
     atomic_int_fast64_t last_duration_us;

@@ -113,7 +113,13 @@ static const struct spec specs[] = {
         "Graceful stop and reload: wait this long for in-flight requests, then SIGKILL."),
     INT("rlimit_files", rlimit_files, 0, 0, 1048576, "RLIMIT_NOFILE for workers; 0 = inherited."),
     INT("read_timeout_ms", read_timeout_ms, 10000, 100, MS_DAY,
-        "Longest wait for nginx to send a request's next bytes."),
+        "Longest read of one request, and longest a new connection may stay silent."),
+    INT("max_conns_per_worker", max_conns_per_worker, 64, 1, 4096,
+        "FastCGI connections one worker holds at once (nginx's fastcgi_keep_conn); it serves "
+        "whichever is readable."),
+    INT("conn_idle_timeout_ms", conn_idle_timeout_ms, 75000, 1000, MS_DAY,
+        "Close a kept FastCGI connection idle this long; keep nginx's upstream "
+        "keepalive_timeout below it, so that nginx closes first."),
     INT("request_timeout_ms", request_timeout_ms, 5000, 10, MS_DAY,
         "Budget of one request: every Redis and PostgreSQL call gets what is left of it."),
     INT("max_body_bytes", max_body_bytes, 1048576, 0, INT_MAX, "Larger request bodies get 413."),

@@ -78,6 +78,8 @@ struct mr_cfg {
 
     /* requests */
     int read_timeout_ms;
+    int max_conns_per_worker;
+    int conn_idle_timeout_ms;
     int request_timeout_ms;
     int max_body_bytes;
     int max_params;

@@ -25,7 +25,7 @@ drain_body(struct mr_worker *w, long left)
         return false;
     while (left > 0) {
         int n = FCGX_GetStr(sink, left < (long)sizeof(sink) ? (int)left : (int)sizeof(sink),
-                            w->fcgx.in);
+                            w->fcgx->in);
         if (n <= 0)
             return false;
         left -= n;
@@ -44,10 +44,10 @@ mr_serve__drain_unread(struct mr_worker *w, const struct mr_ctx *ctx)
     (void)ctx;
     char sink[4096];
     long total = 0;
-    while (!FCGX_HasSeenEOF(w->fcgx.in)) {
-        int n = FCGX_GetStr(sink, (int)sizeof(sink), w->fcgx.in);
+    while (!FCGX_HasSeenEOF(w->fcgx->in)) {
+        int n = FCGX_GetStr(sink, (int)sizeof(sink), w->fcgx->in);
         if (n <= 0)
-            return FCGX_HasSeenEOF(w->fcgx.in) != 0;
+            return FCGX_HasSeenEOF(w->fcgx->in) != 0;
         total += n;
         if (total > MAX_BODY_DRAIN)
             return false;
@@ -71,7 +71,7 @@ read_body(struct mr_worker *w, struct mr_ctx *ctx)
     char *body = mr_arena_alloc(ctx->arena, (size_t)cl + 1);
     if (body == NULL)
         return 413;
-    int got = FCGX_GetStr(body, (int)cl, w->fcgx.in);
+    int got = FCGX_GetStr(body, (int)cl, w->fcgx->in);
     if (got != cl)
         return 400; /* nginx sent less than it announced, or the read timed out */
     body[cl] = '\0';
@@ -179,7 +179,7 @@ int
 mr_serve__dispatch(struct mr_worker *w, struct mr_ctx *ctx)
 {
     struct mr_err err;
-    int status = mr_req_parse(&ctx->req, w->fcgx.envp, ctx->arena, &w->limits, &err);
+    int status = mr_req_parse(&ctx->req, w->fcgx->envp, ctx->arena, &w->limits, &err);
     if (ctx->req.request_id != NULL)
         ctx->resp.request_id = ctx->req.request_id;
     if (status != 0) {
@@ -236,7 +236,7 @@ mr_serve__send(struct mr_worker *w, struct mr_ctx *ctx)
     mr_buf_init(&head, ctx->arena, 256);
     mr_resp_head(&ctx->resp, &head);
     /* libfcgi buffers both writes and sends them as one STDOUT record when they fit. */
-    (void)FCGX_PutStr(head.data, (int)head.len, w->fcgx.out);
+    (void)FCGX_PutStr(head.data, (int)head.len, w->fcgx->out);
     if (!ctx->req.is_head && ctx->resp.body.len > 0)
-        (void)FCGX_PutStr(ctx->resp.body.data, (int)ctx->resp.body.len, w->fcgx.out);
+        (void)FCGX_PutStr(ctx->resp.body.data, (int)ctx->resp.body.len, w->fcgx->out);
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "app/serve/ctx.h"
-#include "app/serve/keepconn.h"
+#include "app/serve/conns.h"
 #include "app/serve/router.h"
 
 /* One per worker process, on the stack of mr_worker_run. */
@@ -32,9 +32,16 @@ struct mr_worker {
     struct mr_cache *cache;
     struct mr_rand rng;
     struct mr_req_limits limits;
-    FCGX_Request fcgx;
-    struct mr_keepconn keep;                            /* wraps fcgx's connection */
-    uint64_t max_requests;                              /* 0 = never recycle */
+    struct mr_conns conns; /* the FastCGI connections it holds (conns.h) */
+    FCGX_Request *fcgx;    /* the request being served: one of conns' */
+    int listen_fd;
+    int epfd;              /* its connections and, while it takes more, listen_fd */
+    int listen_watch;      /* how listen_fd is in epfd (worker.c) */
+    bool stopping;         /* takes no new connection */
+    int64_t relook_ms;     /* full: look at the listening socket again then; 0 = no */
+    int wake[2];           /* self-pipe: the SIGQUIT handler wakes epoll_wait */
+    uint64_t served;       /* requests answered */
+    uint64_t max_requests; /* 0 = never recycle */
     struct mr_db_stats db_seen[MR_DB_MAX_REPLICAS + 1]; /* already added to the scoreboard */
 };
 

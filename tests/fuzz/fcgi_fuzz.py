@@ -17,7 +17,7 @@ While it runs, and after, it checks millrace's log (var/log/millrace.log, from t
 started): any worker that exited by a signal or unplanned, any worker killed as stuck, any
 AddressSanitizer/UBSan/LeakSanitizer report is a finding. A well-formed request that is not
 answered is one too. After the run: the manager is the same process and alive, the pool is
-full again (replaced pids allowed), every worker is idle (blocked in accept) within
+full again (replaced pids allowed), every worker is idle (waiting in epoll_wait) within
 read_timeout_ms + 2 s, and a good /json request succeeds. Exit status 1 on any finding.
 
 On a finding the cases sent in the seconds before it are saved as JSON under
@@ -772,7 +772,7 @@ def check_after(fz, mgr, n_pool):
     try:
         procs.wait_for(lambda: len(procs.idle_workers(mgr)) == n_pool
                        and len(procs.workers(mgr)) == n_pool, limit,
-                       what="all %d workers idle in accept()" % n_pool)
+                       what="all %d workers idle in epoll_wait()" % n_pool)
         print("fcgi_fuzz: every worker idle %.2f s after the run" % (time.monotonic() - t))
     except AssertionError as e:
         busy = {w: procs.current_syscall(w) for w in procs.workers(mgr)}

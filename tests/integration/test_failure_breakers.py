@@ -15,6 +15,12 @@ from lib import backends as be
 from lib import faults, http, metrics, procs
 from lib.base import StackTestCase, say
 
+# Through a connection per request (/close/), so that sequential requests spread over the
+# workers as the breaker tests need: through nginx's kept connections they would all go to
+# the worker that holds the connection, whose own reconnect backoff fails fast after its
+# first timeout, and the shared breaker would see one failure.
+CACHED = "/close/cached-queries?count=1"
+
 # The defaults of etc/millrace.conf these tests rely on (the stack sets none of them).
 REDIS_COMMAND_TIMEOUT_S = 0.200
 REDIS_BREAKER_FAILURES = 3
@@ -42,14 +48,14 @@ class Breakers(StackTestCase):
         return time.monotonic() - t_cont
 
     def test_redis_hang_opens_breaker_skips_redis_then_closes(self):
-        self.warm("/cached-queries?count=1")
+        self.warm(CACHED)
         m0 = metrics.values()
         self.assertEqual(m0[metrics.REDIS_STATE], 0, "the Redis breaker is not closed before the test")
         lat = []
         with faults.Paused([faults.redis_pid()]):
             t_stop = time.monotonic()
             for _ in range(25):
-                r, dt = be.timed_get("/cached-queries?count=1")
+                r, dt = be.timed_get(CACHED)
                 self.assertEqual(r.status, 200, r)  # answered from PostgreSQL
                 self.assertEqual(len(json.loads(r.body)), 1, r)
                 lat.append(dt)
@@ -76,14 +82,14 @@ class Breakers(StackTestCase):
             m1[metrics.REDIS_OPENED])
 
         # Resumed: within the cooldown (+ a bit), one request probes (half-open) and closes it.
-        took = self.wait_closed("/cached-queries?count=1", metrics.REDIS_STATE,
+        took = self.wait_closed(CACHED, metrics.REDIS_STATE,
                                 REDIS_BREAKER_COOLDOWN_S + 1.5, 0.05, "the Redis breaker")
         say("breaker closed %.2f s after SIGCONT (cooldown %.1f s)", took,
             REDIS_BREAKER_COOLDOWN_S)
         # Hits resume: with 500 keys per request the second one finds some cached.
         m2 = metrics.values()
         for _ in range(3):
-            r = http.get("/cached-queries?count=500", timeout=10)
+            r = http.get("/close/cached-queries?count=500", timeout=10)
             self.assertEqual(r.status, 200, r)
         m3 = metrics.values()
         self.assertGreater(m3["millrace_cache_hits_total"], m2["millrace_cache_hits_total"])
@@ -93,7 +99,7 @@ class Breakers(StackTestCase):
     def test_redis_breaker_is_shared_across_workers(self):
         """One outage opens the shared breaker once; workers that never saw Redis fail skip
         it as well."""
-        self.warm("/cached-queries?count=1", n=10)
+        self.warm(CACHED, n=10)
         m0 = metrics.values()
         mark = procs.log_mark()
         lat = []
@@ -101,7 +107,7 @@ class Breakers(StackTestCase):
         with faults.Paused([faults.redis_pid()]):
             # Sequential requests until it opens: the failures come from few workers.
             for _ in range(10):
-                r, dt = be.timed_get("/cached-queries?count=1")
+                r, dt = be.timed_get(CACHED)
                 self.assertEqual(r.status, 200, r)
                 if metrics.values()[metrics.REDIS_STATE] == 1:
                     break
@@ -114,7 +120,7 @@ class Breakers(StackTestCase):
             # Then a concurrent burst, spread over the pool, shorter than the cooldown.
             def burst():
                 for _ in range(10):
-                    r, dt = be.timed_get("/cached-queries?count=1")
+                    r, dt = be.timed_get(CACHED)
                     with lock:
                         lat.append((r.status, dt))
             ths = [threading.Thread(target=burst) for _ in range(5)]
@@ -143,7 +149,7 @@ class Breakers(StackTestCase):
         opens = [l for l in procs.log_since(mark).splitlines()
                  if "event=breaker_open" in l and "backend=redis" in l]
         self.assertEqual(len(opens), 1, opens)
-        procs.wait_for(lambda: http.get("/cached-queries?count=1", timeout=5).status == 200
+        procs.wait_for(lambda: http.get(CACHED, timeout=5).status == 200
                        and metrics.values()[metrics.REDIS_STATE] == 0, REDIS_BREAKER_COOLDOWN_S + 2,
                        what="the Redis breaker to close after SIGCONT")
 

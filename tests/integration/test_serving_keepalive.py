@@ -2,9 +2,10 @@
 worker, so more kept connections than workers stalls requests. 64 concurrent clients
 through nginx against fewer workers: nothing may take 2 s, nothing may fail.
 
-/kept/... goes through an upstream with fastcgi_keep_conn and keepalive 32 (more kept
-connections than workers): before millrace unpinned idle kept connections, that load stalled
-the whole pool (34 timeouts in 5 s), and plain requests behind it stalled too."""
+nginx keeps FastCGI connections (upstream keepalive 32, more than there are workers) for / and
+/kept/ alike: before each worker held several connections and served whichever was readable,
+that load stalled the whole pool (34 timeouts in 5 s), and plain requests behind it stalled
+too. test_serving_keepconn.py drives the harder cases (POSTs, reloads, recycling, shrinking)."""
 import threading
 
 from lib import load

@@ -28,7 +28,7 @@ main(void)
         html_suite,
         json_suite,
         jsonbody_suite,
-        keepconn_suite,
+        conns_suite,
         l1_suite,
         log_suite,
         module_suite,

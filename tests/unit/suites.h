@@ -37,7 +37,7 @@ Suite *template_suite(void);
 Suite *validate_suite(void);
 Suite *sql_suite(void);
 Suite *txn_suite(void);
-Suite *keepconn_suite(void);
+Suite *conns_suite(void);
 Suite *lsn_suite(void);
 Suite *l1_suite(void);
 Suite *session_suite(void);

@@ -121,8 +121,10 @@ def kill(pid, sig):
 
 # Syscall numbers of the waits we recognise, per architecture (/proc/PID/syscall).
 _SYSCALLS = {
-    "x86_64": {"accept4": 288, "accept": 43, "clock_nanosleep": 230, "nanosleep": 35},
-    "aarch64": {"accept4": 242, "accept": 202, "clock_nanosleep": 115, "nanosleep": 101},
+    "x86_64": {"accept4": 288, "accept": 43, "epoll_wait": 232, "epoll_pwait": 281,
+               "clock_nanosleep": 230, "nanosleep": 35},
+    "aarch64": {"accept4": 242, "accept": 202, "epoll_pwait": 22, "clock_nanosleep": 115,
+                "nanosleep": 101},
 }
 
 
@@ -150,8 +152,11 @@ def sleeping_workers(mgr=None):
 
 
 def idle_workers(mgr=None):
-    """Workers blocked in accept()."""
-    return [w for w in workers(mgr) if current_syscall(w) in ("accept4", "accept")]
+    """Workers waiting for work: in epoll_wait on their connections and the listening socket
+    (app/serve/worker.c; glibc's epoll_wait is epoll_pwait on some architectures), not
+    inside a request."""
+    return [w for w in workers(mgr)
+            if current_syscall(w) in ("epoll_wait", "epoll_pwait", "accept4", "accept")]
 
 
 def log_mark(path=None):
