@@ -143,9 +143,19 @@ class L1Coherence(FailoverCase):
         _, m0, m1 = self.run_phase(kill_invalidation_connections)
         self.assertGreater(grew(m0, m1, L1_FLUSHES), 0, "no L1 was flushed")
         self.assertGreater(grew(m0, m1, L1_HITS), 0, "L1 served nothing")
-        with be.Redis() as r:  # tracking is back on every worker's cache connection
-            clients = r.cmd("CLIENT", "LIST").decode()
-        tracked = [ln for ln in clients.splitlines() if " flags=t " in ln]
+        # Tracking comes back on every worker's cache connection. A worker resubscribes at
+        # its next L1 lookup after the kill (and its reconnect backoff): reads go on until
+        # every worker has, for a bounded while ("flags=tR" is tracking with its redirect
+        # connection gone).
+        deadline = time.monotonic() + 10
+        while True:
+            with be.Redis() as r:
+                clients = r.cmd("CLIENT", "LIST").decode()
+            tracked = [ln for ln in clients.splitlines() if " flags=t " in ln]
+            if len(tracked) >= procs.expected_workers() or time.monotonic() > deadline:
+                break
+            with Readers(self.key):
+                time.sleep(0.3)
         self.assertGreaterEqual(len(tracked), procs.expected_workers(), clients)
 
     def test_l1_stays_coherent_across_a_redis_restart(self):
