@@ -212,6 +212,12 @@ mr_cache__call_desync(struct mr_cache *c, bool is_probe, const char *what, struc
 }
 
 int
+mr_cache__call_stalled(struct mr_cache *c, const char *what, struct mr_err *err)
+{
+    return conn_failed(c, false, -ETIMEDOUT, what, err);
+}
+
+int
 mr_cache__call_reply_failed(struct mr_cache *c, bool is_probe, const char *what, struct mr_err *err)
 {
     if (!is_probe)

@@ -94,6 +94,10 @@ MR_MUST_CHECK int mr_cache__call_io_failed(struct mr_cache *c, bool is_probe, in
  * OOM): the connection is kept, the breaker is fed. Returns -EIO with `what` in err. */
 MR_MUST_CHECK int mr_cache__call_reply_failed(struct mr_cache *c, bool is_probe, const char *what,
                                               struct mr_err *err);
+/* Like call_io_failed for a Redis that answered another connection of this worker not at
+ * all or not in time (the invalidation connection, track.c): the call fails with -ETIMEDOUT
+ * rather than wait out a second timeout on the cache connection. */
+MR_MUST_CHECK int mr_cache__call_stalled(struct mr_cache *c, const char *what, struct mr_err *err);
 /* Like call_io_failed for a reply that leaves the stream out of step (wrong type or count). */
 MR_MUST_CHECK int mr_cache__call_desync(struct mr_cache *c, bool is_probe, const char *what,
                                         struct mr_err *err);

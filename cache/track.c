@@ -106,15 +106,20 @@ inval_command(struct mr_cache *c, const char *cmd)
     return redisCommand(c->track.ctx, cmd);
 }
 
-/* Connects, learns the connection's id and subscribes. Returns 0, or -1 with why written. */
+/* Connects, learns the connection's id and subscribes. Returns 0, -1 with why written (Redis
+ * refused a command), or INVAL_NO_ANSWER (no connection, or no reply in time). */
+#define INVAL_NO_ANSWER (-2)
 static int
 open_inval(struct mr_cache *c, char *why, size_t why_len)
 {
     int code = 0;
     c->track.ctx = mr_cache__dial(c, &code, why, why_len);
     if (c->track.ctx == NULL)
-        return -1;
+        return INVAL_NO_ANSWER;
+    int failed = -1;
     redisReply *r = inval_command(c, "CLIENT ID");
+    if (r == NULL)
+        failed = INVAL_NO_ANSWER;
     if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer <= 0) {
         (void)snprintf(why, why_len, "CLIENT ID: %s",
                        r == NULL                      ? c->track.ctx->errstr
@@ -125,6 +130,8 @@ open_inval(struct mr_cache *c, char *why, size_t why_len)
     c->track.id = r->integer;
     freeReplyObject(r);
     r = inval_command(c, "SUBSCRIBE " MR_CACHE__INVAL_CHANNEL);
+    if (r == NULL)
+        failed = INVAL_NO_ANSWER;
     /* ["subscribe", channel, 1]: from now on only pubsub messages come on this connection. */
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         (void)snprintf(why, why_len, "SUBSCRIBE: %s",
@@ -137,7 +144,7 @@ fail:
     if (r != NULL)
         freeReplyObject(r);
     close_inval(c);
-    return -1;
+    return failed;
 }
 
 /* CLIENT TRACKING on REDIRECT id on the cache connection (allowed while tracking is already
@@ -186,8 +193,13 @@ mr_cache__track_on(struct mr_cache *c, struct mr_err *err)
         return 0;
     if (c->track.ctx == NULL) {
         char why[MR_CACHE__REASON_LEN];
-        if (open_inval(c, why, sizeof(why)) < 0) {
+        int rc = open_inval(c, why, sizeof(why));
+        if (rc < 0) {
             mr_cache__track_reset(c, why);
+            /* Redis did not answer the second connection in time: the call would now wait
+             * once more on the first, so it fails here (one timeout per request, not two). */
+            if (rc == INVAL_NO_ANSWER)
+                return mr_cache__call_stalled(c, why, err);
             return 0;
         }
         /* Whatever this connection was tracked for went to a connection that is gone. */
