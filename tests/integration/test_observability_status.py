@@ -69,7 +69,7 @@ class StatusSocket(StackTestCase):
 
     def test_status_answers_within_200ms_while_every_worker_is_blocked(self):
         drive([("GET", "/json")] * 20)  # so that routes has a row with percentiles
-        ths, results = in_background("/test/sleep?ms=3000", 2, timeout=15)
+        ths, results = in_background("/close/test/sleep?ms=3000", 2, timeout=15)
         try:
             busy = procs.wait_for(lambda: len(procs.sleeping_workers()) == 2 and
                                   procs.sleeping_workers(), 2.5,
