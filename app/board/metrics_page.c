@@ -227,6 +227,19 @@ render_pool(const struct mr_sb *sb, struct mr_buf *b)
     head(b, "millrace_workers", "gauge", "Worker processes by state.");
     for (int s = 1; s < 6; s++)
         mr_buf_printf(b, "millrace_workers{state=\"%s\"} %d\n", names[s], c.by_state[s]);
+    gauge(b, "millrace_fcgi_connections",
+          "FastCGI connections the workers hold (fresh, partly read or kept).", c.conns);
+    static const char *const closed[MR_SB_CLOSE_NREASONS] = {
+        [MR_SB_CLOSE_IDLE] = "idle",
+        [MR_SB_CLOSE_UNANSWERED] = "unanswered",
+        [MR_SB_CLOSE_GIVEN_UP] = "given_up",
+        [MR_SB_CLOSE_STOPPING] = "stopping",
+    };
+    head(b, "millrace_fcgi_connections_closed_total", "counter",
+         "FastCGI connections a worker closed before nginx did, by reason.");
+    for (int r = 0; r < MR_SB_CLOSE_NREASONS; r++)
+        mr_buf_printf(b, "millrace_fcgi_connections_closed_total{reason=\"%s\"} %llu\n",
+                      closed[r], (unsigned long long)MR_SB_LOAD(sb->pool.conns_closed[r]));
     /* One line each: the pool's single-valued series. */
     const struct sample pool[] = {
         {"millrace_listen_queue", "gauge", "Connections waiting in the accept queue (last sample).",

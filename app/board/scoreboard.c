@@ -102,6 +102,7 @@ mr_sb_census(const struct mr_sb *sb, unsigned generation, int64_t idle_before_ms
         c.idle += s == MR_W_IDLE;
         c.active += is_active(s);
         c.rss_kb += MR_SB_LOAD(w->rss_kb);
+        c.conns += MR_SB_LOAD(w->conns);
         if (MR_SB_LOAD(w->quitting))
             c.quitting++;
         else

@@ -47,6 +47,7 @@ struct mr_sb_worker {
     atomic_int quitting;              /* manager: SIGQUIT sent */
     atomic_int room;                  /* worker: 1 while it can take another pool connection */
     atomic_int route;                 /* worker: the route whose handler runs now, -1 outside one */
+    atomic_int conns;                 /* worker: FastCGI connections it holds (app/serve/conns.h) */
     atomic_int_fast64_t started_ms;   /* manager: monotonic */
     atomic_int_fast64_t req_start_us; /* worker: monotonic start of the current request */
     atomic_int_fast64_t idle_since_ms; /* worker: monotonic time it last became idle */
@@ -56,6 +57,17 @@ struct mr_sb_worker {
     atomic_long rss_kb; /* manager: sampled */
     char method[8];     /* worker; may be read torn by /status, display only */
     char uri[MR_SB_URI];
+};
+
+/* Why a worker closed a FastCGI connection nginx had not closed, for
+ * millrace_fcgi_connections_closed_total{reason}. A connection nginx closes, or one it did not
+ * ask to keep (connection per request), is not counted: that is the normal end of one. */
+enum mr_sb_conn_close {
+    MR_SB_CLOSE_IDLE,       /* kept, idle past conn_idle_timeout_ms */
+    MR_SB_CLOSE_UNANSWERED, /* fresh or partly read, silent past read_timeout_ms */
+    MR_SB_CLOSE_GIVEN_UP,   /* the worker was full: closed to take a newcomer */
+    MR_SB_CLOSE_STOPPING,   /* the worker was stopping: reload, recycle, pool shrink, stop */
+    MR_SB_CLOSE_NREASONS
 };
 
 #define MR_SB_REFUSALS 64
@@ -78,6 +90,7 @@ struct mr_sb_pool {
     atomic_uint_fast64_t shed;
     atomic_uint_fast64_t clients_refused; /* connections from outside listen_allowed_clients */
     atomic_uint_fast64_t fcgi_refused;    /* connections whose record stream broke the protocol */
+    atomic_uint_fast64_t conns_closed[MR_SB_CLOSE_NREASONS]; /* by enum mr_sb_conn_close */
     atomic_int listen_queue;
     atomic_int max_listen_queue;
     atomic_int max_active;
@@ -139,6 +152,7 @@ struct mr_sb_census {
     int by_state[MR_W_NSTATES]; /* live ones by enum mr_worker_state */
     int idle, active;           /* live: idle; reading, busy or finishing */
     long rss_kb;                /* summed over the live ones */
+    int conns;                  /* FastCGI connections held, summed over the live ones */
     int serving;                /* live - quitting */
     int serving_idle, serving_starting;
     int idle_expired; /* serving idle ones idle since before idle_before_ms */

@@ -276,7 +276,16 @@ close_conn(struct mr_worker *w, int i)
         c->fcgx.ipcFd = -1;
     }
     mr_conns_remove(&w->conns, i);
+    atomic_store_explicit(&w->me->conns, w->conns.n, memory_order_relaxed);
     watch_listen(w);
+}
+
+/* Closes connection i, which nginx has not closed, and counts why. */
+static void
+close_conn_for(struct mr_worker *w, int i, enum mr_sb_conn_close why)
+{
+    atomic_fetch_add_explicit(&w->sb->pool.conns_closed[why], 1, memory_order_relaxed);
+    close_conn(w, i);
 }
 
 /* A new connection: a slot, its FCGX_Request (handed the fd, see the top of this file), its
@@ -294,6 +303,7 @@ add_conn(struct mr_worker *w, int fd)
     c->fcgx.ipcFd = fd;
     c->fcgx.keepConnection = 1;
     mr_fcgi_read_start(&c->stream, fd);
+    atomic_store_explicit(&w->me->conns, w->conns.n, memory_order_relaxed);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         mr_log(MR_LOG_ERR, "epoll_failed", "worker=%d pid=%d err=\"%s\"", w->slot, getpid(),
@@ -330,7 +340,7 @@ on_listen(struct mr_worker *w)
         if (fd == ACCEPT_NONE)
             return true;
         if (victim >= 0)
-            close_conn(w, victim);
+            close_conn_for(w, victim, MR_SB_CLOSE_GIVEN_UP);
         add_conn(w, fd);
     } while (full && !stop_requested);
     rotate_listen(w);
@@ -481,7 +491,8 @@ one_turn(struct mr_worker *w)
         return false;
     for (int i; (i = mr_conns_expired(&w->conns, mr_clock_ms(), w->cfg->read_timeout_ms,
                                       w->cfg->conn_idle_timeout_ms)) >= 0;)
-        close_conn(w, i);
+        close_conn_for(w, i, w->conns.slot[i].list == MR_CONN_KEPT ? MR_SB_CLOSE_IDLE
+                                                                    : MR_SB_CLOSE_UNANSWERED);
     return true;
 }
 
@@ -521,13 +532,13 @@ close_all(struct mr_worker *w)
                 serve_conn(w, (int)i, ev[k].events, false);
         }
         for (int i; (i = mr_conns_oldest(&w->conns, MR_CONN_KEPT)) >= 0;)
-            close_conn(w, i);
+            close_conn_for(w, i, MR_SB_CLOSE_STOPPING);
         int f = oldest_unanswered(&w->conns);
         if (f < 0)
             return;
         int64_t left = w->conns.slot[f].since_ms + wait_ms - mr_clock_ms();
         if (left <= 0) {
-            close_conn(w, f);
+            close_conn_for(w, f, MR_SB_CLOSE_STOPPING);
             timeout = 0;
             continue;
         }
@@ -606,6 +617,7 @@ worker_open(struct mr_worker *w, const struct mr_worker_args *a)
     }
     w->app_ready = true;
     mr_conns_init(&w->conns, c->max_conns_per_worker);
+    atomic_store_explicit(&w->me->conns, 0, memory_order_relaxed); /* the slot's last owner's */
     w->listen_fd = a->listen_fd;
     w->epfd = epoll_create1(EPOLL_CLOEXEC); /* after fork: each worker its own set */
     int fl = fcntl(a->listen_fd, F_GETFL);

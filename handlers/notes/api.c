@@ -68,12 +68,9 @@ int
 notes_api_show(struct mr_ctx *ctx)
 {
     struct notes_note n;
-    bool found;
-    int rc = notes_note_get(ctx, mr_path_param_int(ctx, "id"), &n, &found);
-    if (rc != 0)
+    int rc;
+    if (!notes_note_of_path(ctx, "no such note", &n, &rc))
         return rc;
-    if (!found)
-        return mr_error(ctx, 404, "no such note");
     note_json(mr_json_begin(ctx), &n);
     return 0;
 }

@@ -39,6 +39,16 @@ notes_note_get(struct mr_ctx *ctx, long long id, struct notes_note *out, bool *f
     return out->body != NULL && out->updated != NULL ? 0 : 500;
 }
 
+bool
+notes_note_of_path(struct mr_ctx *ctx, const char *missing, struct notes_note *out, int *rc)
+{
+    bool found;
+    *rc = notes_note_get(ctx, mr_path_param_int(ctx, "id"), out, &found);
+    if (*rc == 0 && !found)
+        *rc = mr_error(ctx, 404, missing);
+    return *rc == 0 && found;
+}
+
 int
 notes_note_save(struct mr_ctx *ctx, long long uid, long long id, const char *title,
                 const char *body, long long *new_id)
@@ -89,12 +99,9 @@ int
 notes_show(struct mr_ctx *ctx)
 {
     struct notes_note n;
-    bool found;
-    int rc = notes_note_get(ctx, mr_path_param_int(ctx, "id"), &n, &found);
-    if (rc != 0)
+    int rc;
+    if (!notes_note_of_path(ctx, "There is no such note.", &n, &rc))
         return rc;
-    if (!found)
-        return mr_error(ctx, 404, "There is no such note.");
     struct mr_view *v = notes_view(ctx, n.title);
     if (v == NULL || mr_view_set_int(v, "id", n.id) != 0 || set_str(v, "author", n.author) != 0 ||
         set_str(v, "body", n.body) != 0 || set_str(v, "created", n.created) != 0 ||
@@ -142,15 +149,13 @@ notes_new(struct mr_ctx *ctx)
 static long long
 own_note(struct mr_ctx *ctx, long long uid, struct notes_note *n, int *rc)
 {
-    bool found;
-    *rc = notes_note_get(ctx, mr_path_param_int(ctx, "id"), n, &found);
-    if (*rc != 0)
+    if (!notes_note_of_path(ctx, "There is no such note.", n, rc))
         return 0;
-    if (!found)
-        *rc = mr_error(ctx, 404, "There is no such note.");
-    else if (n->author_id != uid)
+    if (n->author_id != uid) {
         *rc = mr_error(ctx, 403, "Only its author can edit this note.");
-    return found && n->author_id == uid ? n->id : 0;
+        return 0;
+    }
+    return n->id;
 }
 
 int

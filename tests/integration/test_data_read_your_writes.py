@@ -39,27 +39,11 @@ def lsn(text):
     return (int(hi, 16) << 32) | int(lo, 16)
 
 
-class ReadYourWrites(StackTestCase):
+class ReadYourWrites(be.ReplayPausing, StackTestCase):
     def setUp(self):
         super().setUp()
-        self.paused = False
         # Own rows: ids no other test (or an earlier run) is likely to use.
         self.row = random.randint(10**8, 2**31 - 1)
-
-    def tearDown(self):
-        try:
-            if self.paused:
-                be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
-        finally:
-            super().tearDown()
-
-    def pause_replay(self):
-        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
-        self.paused = True
-
-    def resume_replay(self):
-        be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
-        self.paused = False
 
     def written(self, i, value):
         """POSTs value for row i; checks the answer and returns its token."""
@@ -183,7 +167,7 @@ class ReadYourWrites(StackTestCase):
         self.assertEqual(get(self.row).status, 404)  # nothing was written
 
 
-class DirectAsk(StackTestCase):
+class DirectAsk(be.ReplayPausing, StackTestCase):
     @classmethod
     def setUpClass(cls):
         stack.restart_millrace("health = { interval_ms = 600000; };")
@@ -194,15 +178,7 @@ class DirectAsk(StackTestCase):
 
     def setUp(self):
         super().setUp()
-        self.paused = False
         self.row = random.randint(10**8, 2**31 - 1)
-
-    def tearDown(self):
-        try:
-            if self.paused:
-                be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
-        finally:
-            super().tearDown()
 
     def token_read(self, token):
         """GET with the token; returns (value, from, statements on the replica, on the
@@ -227,13 +203,11 @@ class DirectAsk(StackTestCase):
         # pipeline on the replica, nothing on the primary.
         self.assertEqual(self.token_read(token), (1, "replica", 2, 0))
 
-        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
-        self.paused = True
+        self.pause_replay()
         token = self.post_token(2)
         # Asked, short of the token: its read is dropped and the primary answers.
         self.assertEqual(self.token_read(token), (2, "primary", 2, 1))
-        be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
-        self.paused = False
+        self.resume_replay()
         be.wait_replica_caught_up()
         self.assertEqual(self.token_read(token), (2, "replica", 2, 0))
 

@@ -11,7 +11,7 @@ from lib import faults, metrics, procs, world
 class ReplicaLag(faults.FailoverCase):
     def test_lagging_replica_gets_no_reads_and_answers_are_fresh(self):
         be.wait_replica_caught_up()
-        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
+        be.pause_replay()
         try:
             # Every row changes on the primary (v -> 10001 - v has no fixed point), behind
             # the cache's back; the replica does not replay it.
@@ -34,7 +34,7 @@ class ReplicaLag(faults.FailoverCase):
             self.assertEqual(stale, {}, "stale rows (id: served) while the replica lags")
             self.assertGreater(m1[metrics.REPLICA_LAG], 1.0)
         finally:
-            be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
+            be.resume_replay()
             # The direct UPDATE bypassed the cache: drop what it may hold.
             with be.Redis() as r:
                 r.delete_pattern(be.KEY_PREFIX + "w:*")

@@ -392,23 +392,11 @@ class Items(NotesCase):
         self.assertIn(("renamed %d" % tag).encode(), Browser().get("/").body)
 
 
-class ReadYourWrites(NotesCase):
-    def setUp(self):
-        super().setUp()
-        self.paused = False
-
-    def tearDown(self):
-        try:
-            if self.paused:
-                be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
-        finally:
-            super().tearDown()
-
+class ReadYourWrites(be.ReplayPausing, NotesCase):
     def test_the_author_sees_the_new_note_with_replay_paused(self):
         b, _ = self.user("ryw")
         be.wait_replica_caught_up()
-        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
-        self.paused = True
+        self.pause_replay()
         title = "while paused %d" % random.randint(0, 10**9)
         r = b.create(title)
         self.assertEqual(r.status, 303, r)
@@ -424,8 +412,7 @@ class ReadYourWrites(NotesCase):
         self.assertIn((title + " edited").encode(), b.get("/items/%d" % i).body)
         # Without the token a reader is served by the replica, which has not replayed it.
         self.assertEqual(Browser().get("/items/%d" % i).status, 404)
-        be.psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
-        self.paused = False
+        self.resume_replay()
         be.wait_replica_caught_up()
         self.assertEqual(Browser().get("/items/%d" % i).status, 200)
 
@@ -433,8 +420,7 @@ class ReadYourWrites(NotesCase):
         # The other browser has no token: the replica, which has not replayed the sign-up,
         # does not know the name, and the primary is asked before the sign-in is refused.
         be.wait_replica_caught_up()
-        be.psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
-        self.paused = True
+        self.pause_replay()
         _, name = self.user("fresh")
         other = Browser()
         r = other.signin(name)

@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 
-from lib import env, fcgi, load, pm, procs
+from lib import env, fcgi, load, metrics, pm, procs
 from lib.base import case, say
 
 POST_LUA = os.path.join(env.VAR, "keepconn-post.lua")
@@ -140,6 +140,7 @@ class KeptConnections(pm.PmTestCase):
         mgr = self.configure("max_requests = 1000;")
         mark_log = procs.log_mark()
         mark = access_log_size()
+        before = closed_by_reason()
         total = 0
         for keepalive in (2, 32, 128):
             self.nginx_keepalive(keepalive)
@@ -159,6 +160,9 @@ class KeptConnections(pm.PmTestCase):
         say("%d requests in all; %d workers recycled", total, recycled)
         self.assertGreater(recycled, 0, "no worker recycled: the test proved nothing about it")
         self.assertTrue(procs.alive(mgr))
+        # The reloads and recycles closed kept connections, and /metrics counted them.
+        after = closed_by_reason()
+        self.assertGreater(after["stopping"] - before["stopping"], 0, (before, after))
 
     def shrink_case(self, extra):
         mgr = self.configure(extra)
@@ -214,9 +218,23 @@ HALF_REQUEST = fcgi.record(fcgi.BEGIN_REQUEST, fcgi.begin_body(fcgi.KEEP_CONN)) 
     fcgi.record(fcgi.PARAMS, fcgi.encode_params(fcgi.default_params()))[:40]
 
 
+CLOSED = "millrace_fcgi_connections_closed_total"
+
+
+def closed_by_reason():
+    s = metrics.scrape(quiet_first=False)
+    return {r: s.one(CLOSED, reason=r) for r in ("idle", "unanswered", "given_up", "stopping")}
+
+
 class IdleFlood(pm.PmTestCase):
-    def flood(self, extra, n=200, send=b""):
+    def flood(self, extra, n=200, send=b"", per_worker=64):
+        """n connections to the FastCGI socket, silent or sending `send`, held while
+        requests are served, then closed by millrace after read_timeout_ms, as /metrics
+        counts: each is held (millrace_fcgi_connections) up to the workers' slots (per_worker
+        each), and closed as unanswered or given up for a newcomer."""
         self.configure(extra)
+        slots = len(procs.workers(self.mgr)) * per_worker
+        before = closed_by_reason()
         held = []
         try:
             for _ in range(n):
@@ -226,6 +244,11 @@ class IdleFlood(pm.PmTestCase):
                     s.sendall(send)
                 held.append(s)
             time.sleep(0.3)  # the workers have taken what they take
+            holding = metrics.scrape(quiet_first=False).one("millrace_fcgi_connections")
+            say("millrace_fcgi_connections %d (%d slots)", holding, slots)
+            self.assertLessEqual(holding, slots)
+            if n < slots:
+                self.assertGreaterEqual(holding, n, "the flood's connections are not all held")
             t0 = time.monotonic()
             r = fcgi.request("GET", "/plaintext", timeout=5)
             took = time.monotonic() - t0
@@ -255,6 +278,12 @@ class IdleFlood(pm.PmTestCase):
             say("%d of %d connections still open %.0f s after read_timeout_ms",
                 len(open_left), n, 3.0)
             self.assertEqual(len(open_left), 0, "held connections were not closed")
+            after = closed_by_reason()
+            grew = {r: after[r] - before[r] for r in after}
+            say("closed by millrace meanwhile: %r", grew)
+            self.assertGreaterEqual(grew["unanswered"] + grew["given_up"], n, grew)
+            if n > slots:
+                self.assertGreater(grew["given_up"], 0, grew)
         finally:
             for s in held:
                 s.close()
@@ -266,7 +295,7 @@ class IdleFlood(pm.PmTestCase):
     def test_silent_connections_beyond_capacity_are_given_up_first(self):
         """Fewer slots than silent connections: a full worker gives up its oldest silent
         connection for a newcomer."""
-        self.flood("read_timeout_ms = 1000; max_conns_per_worker = 8;")
+        self.flood("read_timeout_ms = 1000; max_conns_per_worker = 8;", per_worker=8)
 
     def test_half_sent_requests_block_no_worker(self):
         """Every connection sends part of a record and stops: none is handed to libfcgi

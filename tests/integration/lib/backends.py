@@ -62,6 +62,40 @@ def wait_replica_caught_up(timeout=15):
                    what="the replica to replay up to the primary's WAL position")
 
 
+def pause_replay():
+    """Stops the replica replaying WAL (as postgres): it keeps receiving, and lags."""
+    psql("SELECT pg_wal_replay_pause()", replica=True, superuser=True)
+
+
+def resume_replay():
+    psql("SELECT pg_wal_replay_resume()", replica=True, superuser=True)
+
+
+class ReplayPausing:
+    """A TestCase mixin, listed before the TestCase: self.pause_replay() and
+    self.resume_replay(), and a tearDown that resumes a replay a test left paused, whatever it
+    failed on, so that the next test finds a replica that replays."""
+
+    def setUp(self):
+        super().setUp()
+        self.replay_paused = False
+
+    def tearDown(self):
+        try:
+            if self.replay_paused:
+                resume_replay()
+        finally:
+            super().tearDown()
+
+    def pause_replay(self):
+        pause_replay()
+        self.replay_paused = True
+
+    def resume_replay(self):
+        resume_replay()
+        self.replay_paused = False
+
+
 # ---- Redis ----------------------------------------------------------------------------------
 
 
