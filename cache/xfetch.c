@@ -75,8 +75,13 @@ mr_cache__xfetch_early(int64_t now_ms, uint32_t delta_us, int64_t expiry_ms, dou
         return false;
     /* -ln(rnd) is in [0, inf): the gap before expiry in which this reader refreshes grows
      * with the compute time, so slow sources start refreshing earlier. */
-    double gap_ms = (double)delta_us / 1000.0 * beta * -log(rnd);
-    return (double)now_ms + gap_ms >= (double)expiry_ms;
+    double per_ln_ms = (double)delta_us / 1000.0 * beta;
+    /* For rnd >= 2^-53 (mr_rand_unit's least) -ln(rnd) is at most 53 ln 2 = 36.737: a read
+     * farther from expiry than that cannot refresh, whatever the draw, and skips the log
+     * (most reads of a warm key, twenty per /cached-queries request). */
+    if (rnd >= 0x1.0p-53 && (double)now_ms + per_ln_ms * 36.75 < (double)expiry_ms)
+        return false;
+    return (double)now_ms + per_ln_ms * -log(rnd) >= (double)expiry_ms;
 }
 
 int

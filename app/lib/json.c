@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* json: the writer. Escaping copies runs of safe bytes in one append. */
+/* json: the writer. Most strings and every key a handler writes need no escape: they are
+ * copied as they are scanned, into room reserved once; only a string that holds a byte to
+ * escape goes the slow way, in runs of safe bytes between its escapes. */
 #include <assert.h>
 #include <string.h>
 
@@ -79,14 +81,41 @@ short_escape(unsigned char c)
     return p != NULL ? to[p - from] : 0;
 }
 
+/* 1 for the bytes a JSON string escapes: controls, '"' and '\\'. A table: one load a byte
+ * where there were three compares. */
+static const unsigned char escaped_bytes[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+static bool
+is_escaped(unsigned char c)
+{
+    return escaped_bytes[c] != 0;
+}
+
+/* Copies the longest prefix of s[0..len) that needs no escape to dst; returns its length. */
+static size_t
+copy_plain(char *dst, const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i < len && !is_escaped((unsigned char)s[i]); i++)
+        dst[i] = s[i];
+    return i;
+}
+
 void
 mr_json_escape(struct mr_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
+    char *dst = mr_buf_reserve(b, len);
+    if (dst == NULL)
+        return;
+    size_t run = copy_plain(dst, s, len);
+    mr_buf_commit(b, run);
+    for (size_t i = run; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!is_escaped(c))
             continue;
         mr_buf_append(b, s + run, i - run);
         run = i + 1;
@@ -106,10 +135,21 @@ void
 mr_json_key(struct mr_json *j, const char *key)
 {
     sep(j);
-    mr_buf_putc(j->b, '"');
-    mr_json_escape(j->b, key, strlen(key));
-    mr_buf_append(j->b, "\":", 2);
     j->after_key = true;
+    size_t len = strlen(key);
+    char *dst = mr_buf_reserve(j->b, len + 3);
+    if (dst == NULL)
+        return;
+    dst[0] = '"';
+    if (copy_plain(dst + 1, key, len) == len) { /* "key": in one piece */
+        dst[len + 1] = '"';
+        dst[len + 2] = ':';
+        mr_buf_commit(j->b, len + 3);
+        return;
+    }
+    mr_buf_commit(j->b, 1);
+    mr_json_escape(j->b, key, len);
+    mr_buf_append(j->b, "\":", 2);
 }
 
 void

@@ -136,6 +136,22 @@ START_TEST(test_xfetch_window_scales_with_delta_and_beta)
 }
 END_TEST
 
+/* The shortcut that skips the log far from expiry answers as the formula does, on both
+ * sides of its bound, for every draw from the least the RNG gives to 1. */
+START_TEST(test_xfetch_shortcut_agrees_with_the_formula)
+{
+    const double draws[] = {0x1.0p-53, 1e-12, 1e-6, 0.01, 0.5, 1.0};
+    for (size_t k = 0; k < sizeof(draws) / sizeof(draws[0]); k++) {
+        for (int64_t now = 0; now <= 1000; now++) {
+            double gap = 10.0 * -log(draws[k]); /* delta 10 ms, beta 1 */
+            bool want = (double)now + gap >= 1000.0;
+            ck_assert_msg(mr_cache__xfetch_early(now, 10000, 1000, 1.0, draws[k]) == want,
+                          "rnd %g now %lld", draws[k], (long long)now);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_xfetch_tiny_rnd_refreshes_far_ahead)
 {
     double rnd = 0x1.0p-53; /* the smallest the RNG gives: -ln = 36.7 */
@@ -378,6 +394,7 @@ cache_suite(void)
     TCase *xf = tcase_create("xfetch");
     tcase_add_test(xf, test_xfetch_rnd_one_refreshes_exactly_at_expiry);
     tcase_add_test(xf, test_xfetch_window_scales_with_delta_and_beta);
+    tcase_add_test(xf, test_xfetch_shortcut_agrees_with_the_formula);
     tcase_add_test(xf, test_xfetch_tiny_rnd_refreshes_far_ahead);
     tcase_add_test(xf, test_xfetch_beta_zero_disables);
     suite_add_tcase(s, xf);

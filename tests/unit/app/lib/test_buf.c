@@ -2,6 +2,7 @@
 /* test_buf: growth inside the arena, printf and integer formatting, and the `failed` state a
  * buffer enters past the arena's ceiling, after which it ignores appends. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "app/lib/arena.h"
@@ -84,6 +85,32 @@ START_TEST(test_buf_int_formats)
     mr_buf_putc(&b, ' ');
     mr_buf_int(&b, INT64_MAX);
     ck_assert_str_eq(mr_buf_cstr(&b), "0 -1 1234567890 -9223372036854775808 9223372036854775807");
+    mr_arena_fini(&a);
+}
+END_TEST
+
+/* Every digit count and its boundaries, both signs, against printf's %lld. */
+START_TEST(test_buf_int_matches_printf_at_every_length)
+{
+    struct mr_arena a;
+    mr_arena_init(&a, 1024, 1 << 20);
+    int64_t p10 = 1; /* 10^(digits - 1) */
+    for (int digits = 1; digits <= 19; digits++) {
+        const int64_t around[] = {p10 - 1, p10, p10 + 1, p10 * 5 + 7};
+        for (size_t k = 0; k < sizeof(around) / sizeof(around[0]); k++) {
+            for (int sign = -1; sign <= 1; sign += 2) {
+                int64_t v = around[k] * sign;
+                char want[32];
+                (void)snprintf(want, sizeof(want), "%lld", (long long)v);
+                struct mr_buf b;
+                mr_buf_init(&b, &a, 1);
+                mr_buf_int(&b, v);
+                ck_assert_str_eq(mr_buf_cstr(&b), want);
+            }
+        }
+        if (digits < 19)
+            p10 *= 10;
+    }
     mr_arena_fini(&a);
 }
 END_TEST
@@ -188,6 +215,7 @@ buf_suite(void)
     tcase_add_test(tc, test_buf_zero_initial_cap_defaults);
     tcase_add_test(tc, test_buf_printf_short_and_long);
     tcase_add_test(tc, test_buf_int_formats);
+    tcase_add_test(tc, test_buf_int_matches_printf_at_every_length);
     tcase_add_test(tc, test_buf_reserve_and_commit);
     tcase_add_test(tc, test_buf_cstr_terminates_without_counting);
     tcase_add_test(tc, test_buf_fails_past_ceiling_and_ignores_appends);
