@@ -238,8 +238,8 @@ render_pool(const struct mr_sb *sb, struct mr_buf *b)
     head(b, "millrace_fcgi_connections_closed_total", "counter",
          "FastCGI connections a worker closed before nginx did, by reason.");
     for (int r = 0; r < MR_SB_CLOSE_NREASONS; r++)
-        mr_buf_printf(b, "millrace_fcgi_connections_closed_total{reason=\"%s\"} %llu\n",
-                      closed[r], (unsigned long long)MR_SB_LOAD(sb->pool.conns_closed[r]));
+        mr_buf_printf(b, "millrace_fcgi_connections_closed_total{reason=\"%s\"} %llu\n", closed[r],
+                      (unsigned long long)MR_SB_LOAD(sb->pool.conns_closed[r]));
     /* One line each: the pool's single-valued series. */
     const struct sample pool[] = {
         {"millrace_listen_queue", "gauge", "Connections waiting in the accept queue (last sample).",

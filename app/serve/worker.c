@@ -491,8 +491,9 @@ one_turn(struct mr_worker *w)
         return false;
     for (int i; (i = mr_conns_expired(&w->conns, mr_clock_ms(), w->cfg->read_timeout_ms,
                                       w->cfg->conn_idle_timeout_ms)) >= 0;)
-        close_conn_for(w, i, w->conns.slot[i].list == MR_CONN_KEPT ? MR_SB_CLOSE_IDLE
-                                                                    : MR_SB_CLOSE_UNANSWERED);
+        close_conn_for(w, i,
+                       w->conns.slot[i].list == MR_CONN_KEPT ? MR_SB_CLOSE_IDLE
+                                                             : MR_SB_CLOSE_UNANSWERED);
     return true;
 }
 

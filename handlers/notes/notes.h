@@ -63,8 +63,7 @@ int notes_note_get(struct mr_ctx *ctx, long long id, struct notes_note *out, boo
 /* items.c: the note the path's {id} names. true with *out filled; false with the answer
  * made and what the handler returns in *rc (the data call's status, or 0 after the 404 page
  * with the message `missing`). */
-bool notes_note_of_path(struct mr_ctx *ctx, const char *missing, struct notes_note *out,
-                        int *rc);
+bool notes_note_of_path(struct mr_ctx *ctx, const char *missing, struct notes_note *out, int *rc);
 /* items.c: INSERT (id 0) or UPDATE note id by author uid, then masks the list pages. Sets
  * *new_id. Returns 0, 404 (no such note of theirs) or the data call's status. */
 int notes_note_save(struct mr_ctx *ctx, long long uid, long long id, const char *title,
