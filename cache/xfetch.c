@@ -65,6 +65,10 @@ mr_cache__env_parse(const char *buf, size_t len, struct mr_cache__env *out)
     return 0;
 }
 
+/* mr_rand_unit's least draw, 2^-53, and a bound just above -ln of it (53 ln 2 = 36.737). */
+#define MIN_RND 0x1.0p-53
+#define MAX_NEG_LN 36.75
+
 bool
 mr_cache__xfetch_early(int64_t now_ms, uint32_t delta_us, int64_t expiry_ms, double beta,
                        double rnd)
@@ -76,10 +80,9 @@ mr_cache__xfetch_early(int64_t now_ms, uint32_t delta_us, int64_t expiry_ms, dou
     /* -ln(rnd) is in [0, inf): the gap before expiry in which this reader refreshes grows
      * with the compute time, so slow sources start refreshing earlier. */
     double per_ln_ms = (double)delta_us / 1000.0 * beta;
-    /* For rnd >= 2^-53 (mr_rand_unit's least) -ln(rnd) is at most 53 ln 2 = 36.737: a read
-     * farther from expiry than that cannot refresh, whatever the draw, and skips the log
-     * (most reads of a warm key, twenty per /cached-queries request). */
-    if (rnd >= 0x1.0p-53 && (double)now_ms + per_ln_ms * 36.75 < (double)expiry_ms)
+    /* A read farther from expiry than the largest gap any draw can give cannot refresh, and
+     * skips the log (most reads of a warm key, twenty per /cached-queries request). */
+    if (rnd >= MIN_RND && (double)now_ms + per_ln_ms * MAX_NEG_LN < (double)expiry_ms)
         return false;
     return (double)now_ms + per_ln_ms * -log(rnd) >= (double)expiry_ms;
 }
